@@ -1,0 +1,163 @@
+"""Typed configuration schemas, registered in Hydra's ConfigStore.
+
+Every YAML file under ``conf/`` is merged into one of these dataclasses, so a typo in a key
+(``algo.lr_rate=…``) or a wrong type (``algo.steps=abc``) fails when Hydra composes the config,
+before any stage runs. Each field has a one-line doc in its trailing comment.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from prmlab.sandbox.config import SandboxConfig
+
+
+@dataclass
+class TaskConfig:
+    name: str = "synthetic"  # task source: synthetic | humaneval | livecodebench
+    seed: int = 0  # seed of the synthetic generator (and of splits of external sources)
+    n_train: int = 600  # synthetic: training problems (SFT, RL and PRM data)
+    n_val: int = 60  # synthetic: validation problems (PRM held-out metrics)
+    n_test: int = 150  # synthetic: held-out test problems (evaluation)
+    path: Optional[str] = None  # livecodebench: JSONL file of code_generation rows
+    date_from: Optional[str] = None  # livecodebench: keep problems with contest_date >= this (YYYY-MM-DD)
+    date_to: Optional[str] = None  # livecodebench: keep problems with contest_date <= this (YYYY-MM-DD)
+    train_fraction: float = 0.0  # external sources: share of problems used for training (rest is test)
+    limit: Optional[int] = None  # keep only the first N problems of each split (quick runs)
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny"  # tiny (built locally) | hf (any local HF causal LM via model.path)
+    path: Optional[str] = None  # hf: local checkpoint directory (config, weights, tokenizer)
+    arch: str = "gpt2"  # tiny: gpt2 | llama
+    n_layer: int = 2  # tiny: transformer blocks
+    n_head: int = 4  # tiny: attention heads
+    n_embd: int = 128  # tiny: hidden size
+    vocab_size: int = 512  # tiny: BPE vocabulary trained on the task suite's text
+    n_positions: int = 512  # tiny: context length
+    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16
+
+
+@dataclass
+class SFTConfig:
+    epochs: int = 30  # passes over the training problems' reference solutions
+    lr: float = 3e-3  # peak AdamW learning rate (linear warmup, cosine decay)
+    batch_size: int = 32  # sequences per optimiser step
+    weight_decay: float = 0.01  # AdamW weight decay
+    warmup_frac: float = 0.05  # share of steps spent in linear warmup
+    max_len: int = 384  # truncate prompt+solution to this many tokens
+
+
+@dataclass
+class AlgoConfig:
+    name: str = "none"  # none (evaluate SFT) | ppo | grpo | rloo
+    steps: int = 60  # RL updates (each on prompts_per_step x group_size rollouts)
+    prompts_per_step: int = 16  # prompts sampled per update
+    group_size: int = 8  # responses per prompt (G for GRPO/RLOO)
+    lr: float = 5e-4  # policy learning rate (AdamW, constant after warmup)
+    value_lr: float = 1e-3  # critic learning rate (PPO)
+    epochs: int = 2  # optimisation epochs over each batch
+    minibatch_size: int = 64  # rollouts per minibatch
+    clip_eps: float = 0.2  # PPO/GRPO ratio clip
+    value_clip: Optional[float] = 0.2  # PPO value clip range (null = unclipped)
+    vf_coef: float = 0.5  # weight of the value loss (PPO)
+    gamma: float = 1.0  # GAE discount
+    lam: float = 0.95  # GAE lambda
+    kl_coef: float = 0.02  # beta: KL penalty to the reference (SFT) policy; 0 turns it off
+    kl_estimator: str = "k3"  # k1 | k2 | k3 (Schulman's estimators)
+    whiten_advantages: bool = True  # PPO: normalise advantages over the batch
+    scale_by_std: bool = True  # GRPO: divide group-centred rewards by the group std
+    loss_agg: str = "token_mean"  # token_mean | seq_mean_token_mean | seq_mean_token_sum_norm
+    max_grad_norm: float = 1.0  # gradient clipping
+    temperature: float = 1.0  # rollout sampling temperature
+    top_p: float = 1.0  # rollout nucleus sampling
+    top_k: int = 0  # rollout top-k (0 = off)
+    max_new_tokens: int = 160  # rollout response length cap
+    n_checkpoints: int = 4  # C: evenly spaced policy+value checkpoints kept for PRM collection
+    entropy_coef: float = 0.0  # entropy bonus
+
+
+@dataclass
+class RewardConfig:
+    name: str = "binary"  # binary (all tests pass) | pass_rate (fraction of tests passed)
+    pass_value: float = 1.0  # binary: reward when every test passes
+    fail_value: float = 0.0  # binary: reward otherwise (the paper also uses -1)
+
+
+@dataclass
+class PRMConfig:
+    dense: bool = False  # DenseReward: add lambda * PRM(prefix_j) / M at each line end
+    value_init: bool = False  # ValueInit: initialise the PPO critic from the PRM
+    lambda_fail: float = 0.5  # dense weight when the response fails the tests
+    lambda_pass: float = 0.0  # dense weight when it passes (paper: 0)
+    length_norm: bool = True  # divide dense rewards by the number of lines M
+    neutral_label: bool = True  # comment/blank lines get label 0
+    samples_per_prompt: int = 4  # N: responses per training prompt and checkpoint
+    completions: int = 4  # K: completions per prefix check (best-of-K)
+    search: str = "binary"  # binary | linear (labels every prefix; for checking monotonicity)
+    max_prompts: Optional[int] = None  # limit the prompts used for collection (quick runs)
+    loss: str = "mse"  # mse | ce
+    init: str = "value"  # PRM initialisation: value (baseline critic) | sft | fresh
+    epochs: int = 4  # PRM training epochs
+    lr: float = 1e-3  # PRM learning rate
+    batch_size: int = 32  # PRM training batch size
+    val_fraction: float = 0.1  # share of prompts held out for PRM metrics
+
+
+@dataclass
+class StrategyConfig:
+    name: str = "revised_only"  # full | remove_hard | medium_only | revised_only
+
+
+@dataclass
+class EvalConfig:
+    n_samples: int = 10  # responses per problem
+    temperature: float = 0.2  # sampling temperature
+    top_p: float = 0.95  # nucleus sampling
+    top_k: int = 0  # top-k (0 = off)
+    max_new_tokens: int = 160  # response length cap
+    ks: List[int] = field(default_factory=lambda: [1, 5, 10])  # pass@k reported
+    length_edges: List[int] = field(default_factory=lambda: [40, 80, 120])  # response-length bucket edges (tokens)
+    split: str = "test"  # which split to evaluate
+    batch_size: int = 256  # sequences sampled at once
+
+
+@dataclass
+class LoggerConfig:
+    name: str = "wandb"  # wandb | none
+    project: str = "prmlab"  # W&B project
+    entity: Optional[str] = None  # W&B entity (user or team)
+    mode: str = "offline"  # offline (no network needed) | online | disabled
+    dir: Optional[str] = None  # where wandb writes (default: the run dir)
+
+
+@dataclass
+class Config:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    algo: AlgoConfig = field(default_factory=AlgoConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    prm: PRMConfig = field(default_factory=PRMConfig)
+    strategy: StrategyConfig = field(default_factory=StrategyConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    seed: int = 0  # seed of training and sampling
+    device: str = "auto"  # auto | cpu | cuda
+    cache_dir: str = "${oc.env:PRMLAB_CACHE,${hydra:runtime.cwd}/.prmlab_cache}"  # stage cache root
+    experiment: str = "default"  # experiment name (W&B group)
+    tags: List[str] = field(default_factory=list)  # W&B tags
+    progress: bool = True  # progress bars
+    threads: int = 0  # torch CPU threads (0 = torch default)
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    # Only the primary schema: its typed fields (TaskConfig, ...) type every group file merged into
+    # them, and per-group schema entries would show up as bogus options in Hydra's error messages.
+    cs.store(name="config_schema", node=Config)

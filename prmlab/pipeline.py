@@ -1,0 +1,182 @@
+"""The stage pipeline and its content-addressed cache (DESIGN.md "The flow").
+
+A run is a chain of stages; each stage is a pure function of (the config fields it declares in
+``reads``, the outputs of its upstream stages). Its cache key is
+
+    sha256(stage name, stage version, the values of its ``reads`` fields, upstream keys)
+
+so two jobs of a sweep that differ only downstream share every upstream entry, and changing any
+field a stage reads (or bumping its ``version`` when its code changes meaning) recomputes it and
+everything after it. A stage function only ever *sees* its declared fields (``ctx.cfg`` is built
+from ``reads`` alone), so the key cannot miss a field the stage uses.
+
+Atomicity: a stage writes into ``<root>/<stage>/.tmp-<key>-<uuid>`` and is renamed to
+``<root>/<stage>/<key>`` when it finished, under a file lock on ``<key>.lock`` (fcntl locks are
+released by the kernel when a holder dies, even by SIGKILL). A killed job therefore leaves at
+most a ``.tmp-*`` dir, which the next holder of the lock deletes; an entry that exists is complete.
+Parallel sweep jobs (joblib, SLURM on a shared file system) block on the lock and then reuse.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from filelock import FileLock
+from omegaconf import DictConfig, OmegaConf
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+@dataclass
+class StageContext:
+    """What a stage function gets: its own config subtree, a dir to write, its inputs."""
+
+    name: str
+    cfg: DictConfig  # only the fields the stage declared in ``reads``
+    out: Path  # empty temp dir; everything written here becomes the cache entry
+    inputs: dict[str, Path]  # upstream alias -> finished cache entry dir
+    runtime: Any  # settings that do not change results (device, sandbox pool, progress bars)
+    tracker: Any  # prmlab.tracking.Tracker (metrics of this stage go to the run records)
+    scratch: Optional[Path] = None  # survives a killed attempt (resume checkpoints); deleted on success
+
+
+@dataclass
+class Stage:
+    name: str
+    version: int  # bump when the stage's code changes what it computes
+    reads: tuple[str, ...]  # dotted config paths the stage reads (all of them)
+    fn: Callable[[StageContext], Optional[dict]]  # returns summary figures (JSON-able) or None
+
+
+@dataclass
+class PlannedStage:
+    stage: Stage
+    inputs: dict[str, str]  # alias -> upstream planned-stage name
+    key: str = ""
+
+
+@dataclass
+class StageResult:
+    name: str
+    key: str
+    path: Path
+    status: str  # computed | reused
+    seconds: float
+    summary: dict = field(default_factory=dict)
+
+
+def select_fields(cfg: DictConfig, reads: tuple[str, ...]) -> dict:
+    """The sub-config made of exactly the dotted paths in ``reads`` (resolved, plain data)."""
+    out: dict = {}
+    for path in reads:
+        value = OmegaConf.select(cfg, path, throw_on_missing=True)
+        if isinstance(value, DictConfig) or OmegaConf.is_config(value):
+            value = OmegaConf.to_container(value, resolve=True)
+        node = out
+        parts = path.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = value
+    return out
+
+
+def stage_key(stage: Stage, fields: dict, upstream_keys: dict[str, str]) -> str:
+    payload = json.dumps(
+        {"stage": stage.name, "version": stage.version, "fields": fields, "upstream": upstream_keys},
+        sort_keys=True, default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+class StageCache:
+    """``<root>/<stage>/<key>/`` directories, written atomically under a file lock."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+
+    def entry(self, stage: str, key: str) -> Path:
+        return self.root / stage / key
+
+    def is_complete(self, stage: str, key: str) -> bool:
+        return (self.entry(stage, key) / MANIFEST).is_file()
+
+    def get_or_compute(self, stage: str, key: str, compute: Callable[[Path], dict], meta: dict) -> tuple[Path, str, dict]:
+        final = self.entry(stage, key)
+        if self.is_complete(stage, key):
+            return final, "reused", _read_manifest(final).get("summary", {})
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(final.parent / f"{key}.lock")):
+            if self.is_complete(stage, key):  # another job finished it while we waited
+                return final, "reused", _read_manifest(final).get("summary", {})
+            # We hold the lock, so any temp dir for this key belongs to a dead job.
+            for stale in final.parent.glob(f".tmp-{key}-*"):
+                shutil.rmtree(stale, ignore_errors=True)
+            if final.exists():  # a dir without manifest cannot come from us; never trust it
+                shutil.rmtree(final, ignore_errors=True)
+            tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir()
+            try:
+                summary = compute(tmp) or {}
+                manifest = dict(meta, summary=summary, finished=time.time())
+                (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
+                os.rename(tmp, final)
+            except BaseException:
+                shutil.rmtree(tmp, ignore_errors=True)
+                raise
+        return final, "computed", summary
+
+
+def _read_manifest(path: Path) -> dict:
+    return json.loads((path / MANIFEST).read_text())
+
+
+def plan_keys(cfg: DictConfig, plan: list[PlannedStage]) -> list[PlannedStage]:
+    """Fill in every planned stage's cache key, upstream first."""
+    keys: dict[str, str] = {}
+    for p in plan:
+        upstream = {alias: keys[name] for alias, name in p.inputs.items()}
+        p.key = stage_key(p.stage, select_fields(cfg, p.stage.reads), upstream)
+        keys[p.stage.name] = p.key
+    return plan
+
+
+def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runtime: Any, tracker: Any) -> list[StageResult]:
+    plan_keys(cfg, plan)
+    paths: dict[str, Path] = {}
+    results = []
+    for p in plan:
+        st = p.stage
+        fields = select_fields(cfg, st.reads)
+        inputs = {alias: paths[name] for alias, name in p.inputs.items()}
+        t0 = time.time()
+
+        def compute(tmp: Path, st=st, fields=fields, inputs=inputs) -> dict:
+            log.info("stage %s: computing (key %s)", st.name, p.key)
+            scratch = cache.entry(st.name, p.key).parent / f".scratch-{p.key}"
+            ctx = StageContext(st.name, OmegaConf.create(fields), tmp, inputs, runtime, tracker, scratch)
+            tracker.stage = st.name
+            summary = st.fn(ctx)
+            shutil.rmtree(scratch, ignore_errors=True)
+            return summary
+
+        meta = {"stage": st.name, "version": st.version, "key": p.key, "fields": fields,
+                "inputs": {a: str(v) for a, v in inputs.items()}}
+        path, status, summary = cache.get_or_compute(st.name, p.key, compute, meta)
+        dt = time.time() - t0
+        if status == "reused":
+            log.info("stage %s: reused cache entry %s", st.name, path)
+        else:
+            log.info("stage %s: computed in %.1fs -> %s", st.name, dt, path)
+        paths[st.name] = path
+        results.append(StageResult(st.name, p.key, path, status, dt, summary))
+    return results

@@ -1,0 +1,50 @@
+"""Per-run settings that do not change results (so they are not in any cache key): the torch
+device and dtype, the sandbox pool (started once, shared by every stage of the run), progress
+bars and CPU threads."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import torch
+
+from prmlab.models import resolve_device, resolve_dtype
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(self, cfg):
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = resolve_device(cfg.device)
+        self.dtype = resolve_dtype(cfg.model.dtype, self.device)
+        self.show_progress = bool(cfg.progress)
+        self._sandbox_cfg = cfg.sandbox
+        self._sandbox = None
+        log.info("device %s, dtype %s, torch threads %d", self.device, self.dtype, torch.get_num_threads())
+
+    @property
+    def sandbox(self):
+        if self._sandbox is None:
+            from omegaconf import OmegaConf
+
+            from prmlab.sandbox import Sandbox, SandboxConfig
+
+            cfg = self._sandbox_cfg
+            if not isinstance(cfg, SandboxConfig):
+                cfg = SandboxConfig(**OmegaConf.to_container(cfg, resolve=True))
+            self._sandbox = Sandbox(cfg)
+            log.info("sandbox isolation: %s", self._sandbox.isolation)
+        return self._sandbox
+
+    def progress(self, total: int, desc: str):
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, disable=not self.show_progress, file=sys.stderr, leave=False,
+                    dynamic_ncols=True)
+
+    def close(self) -> None:
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None

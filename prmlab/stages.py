@@ -1,0 +1,77 @@
+"""The stage registry and the plan a config asks for (DESIGN.md "The flow").
+
+    tasks ─► sft ─► rl_baseline ─► prm_collect ─► prm_select ─► prm_train ─► rl ─► eval
+
+* ``algo=none``: tasks → sft → eval (the SFT policy is evaluated).
+* an RL algorithm without PRM: tasks → sft → rl_baseline → eval.
+* with ``prm.dense`` or ``prm.value_init``: the whole chain; eval evaluates ``rl``.
+
+``reads`` lists every config field a stage uses; it *is* the stage's cache key (with the
+upstream keys and the stage version), so e.g. ``strategy`` only enters at ``prm_select``, and a
+``strategy=full,revised_only`` sweep shares tasks, sft, rl_baseline and prm_collect.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from prmlab.pipeline import PlannedStage, Stage
+
+# Sandbox limits change verdicts, so they are part of the key of every stage that executes code.
+SANDBOX_READS = ("sandbox.test_timeout", "sandbox.program_timeout", "sandbox.memory_mb", "sandbox.float_tol")
+ROLLOUT_READS = ("algo", "reward", "seed") + SANDBOX_READS
+
+
+def _lazy(target: str) -> Callable:
+    mod, fn = target.split(":")
+
+    def call(ctx):
+        return getattr(importlib.import_module(mod), fn)(ctx)
+
+    call.__name__ = fn
+    return call
+
+
+STAGES: dict[str, Stage] = {
+    s.name: s
+    for s in [
+        Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage")),
+        Stage("sft", 1, ("model", "sft", "seed"), _lazy("prmlab.sft:sft_stage")),
+        Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.trainer:rl_baseline_stage")),
+        Stage("prm_collect", 1,
+              ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label",
+               "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
+              + SANDBOX_READS, _lazy("prmlab.prm.collect:prm_collect_stage")),
+        Stage("prm_select", 1, ("strategy",), _lazy("prmlab.prm.select:prm_select_stage")),
+        Stage("prm_train", 1,
+              ("prm.loss", "prm.init", "prm.epochs", "prm.lr", "prm.batch_size", "prm.val_fraction", "seed"),
+              _lazy("prmlab.prm.train:prm_train_stage")),
+        Stage("rl", 1,
+              ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm"),
+              _lazy("prmlab.trainer:rl_stage")),
+        Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),
+    ]
+}
+
+
+def uses_prm(cfg) -> bool:
+    return cfg.algo.name != "none" and bool(cfg.prm.dense or cfg.prm.value_init)
+
+
+def build_plan(cfg) -> list[PlannedStage]:
+    P = lambda name, **inputs: PlannedStage(STAGES[name], dict(inputs))  # noqa: E731
+    plan = [P("tasks"), P("sft", tasks="tasks")]
+    policy = "sft"
+    if cfg.algo.name != "none":
+        plan.append(P("rl_baseline", tasks="tasks", sft="sft"))
+        policy = "rl_baseline"
+        if uses_prm(cfg):
+            plan += [
+                P("prm_collect", tasks="tasks", baseline="rl_baseline"),
+                P("prm_select", data="prm_collect"),
+                P("prm_train", tasks="tasks", data="prm_select", baseline="rl_baseline", sft="sft"),
+                P("rl", tasks="tasks", sft="sft", baseline="rl_baseline", prm="prm_train"),
+            ]
+            policy = "rl"
+    plan.append(P("eval", tasks="tasks", policy=policy))
+    return plan

@@ -1,0 +1,125 @@
+"""Cache keys, atomic writes and kill safety of the stage pipeline."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from prmlab.pipeline import PlannedStage, Stage, StageCache, plan_keys, run_plan, select_fields, stage_key
+from prmlab.stages import STAGES, build_plan
+
+
+def _keys(cfg):
+    return {p.stage.name: p.key for p in plan_keys(cfg, build_plan(cfg))}
+
+
+def test_keys_change_exactly_when_a_read_field_changes(compose):
+    base = compose(["algo=ppo", "prm=both"])
+    k0 = _keys(base)
+    assert set(k0) == {"tasks", "sft", "rl_baseline", "prm_collect", "prm_select", "prm_train", "rl", "eval"}
+    # strategy is read by prm_select only: everything upstream keeps its key, downstream changes
+    k1 = _keys(compose(["algo=ppo", "prm=both", "strategy=full"]))
+    assert [s for s in k0 if k0[s] != k1[s]] == ["prm_select", "prm_train", "rl", "eval"]
+    # a field nobody reads (logger, progress, sandbox workers) changes no key
+    assert _keys(compose(["algo=ppo", "prm=both", "logger=none", "progress=false", "sandbox.workers=1"])) == k0
+    # an SFT field changes sft and everything after it, not tasks
+    k2 = _keys(compose(["algo=ppo", "prm=both", "sft.lr=0.1"]))
+    assert [s for s in k0 if k0[s] == k2[s]] == ["tasks"]
+    # the eval temperature changes only eval
+    k3 = _keys(compose(["algo=ppo", "prm=both", "eval.temperature=0.8"]))
+    assert [s for s in k0 if k0[s] != k3[s]] == ["eval"]
+    # the dense weight changes only rl and eval
+    k4 = _keys(compose(["algo=ppo", "prm=both", "prm.lambda_fail=0.3"]))
+    assert [s for s in k0 if k0[s] != k4[s]] == ["rl", "eval"]
+
+
+def test_plan_depends_on_algo_and_prm(compose):
+    assert [p.stage.name for p in build_plan(compose())] == ["tasks", "sft", "eval"]
+    assert [p.stage.name for p in build_plan(compose(["algo=grpo"]))] == ["tasks", "sft", "rl_baseline", "eval"]
+    plan = build_plan(compose(["algo=ppo", "prm.dense=true"]))
+    assert plan[-1].inputs["policy"] == "rl"
+
+
+def test_stage_key_is_stable_and_version_sensitive():
+    st = Stage("x", 1, ("a",), lambda ctx: None)
+    assert stage_key(st, {"a": 1}, {}) == stage_key(st, {"a": 1}, {})
+    assert stage_key(st, {"a": 1}, {}) != stage_key(st, {"a": 2}, {})
+    assert stage_key(st, {"a": 1}, {}) != stage_key(Stage("x", 2, ("a",), st.fn), {"a": 1}, {})
+    assert stage_key(st, {"a": 1}, {"up": "k1"}) != stage_key(st, {"a": 1}, {"up": "k2"})
+
+
+def test_select_fields_gives_only_declared_paths():
+    cfg = OmegaConf.create({"a": {"b": 1, "c": 2}, "d": 3, "e": {"f": 4}})
+    assert select_fields(cfg, ("a.b", "e")) == {"a": {"b": 1}, "e": {"f": 4}}
+
+
+class _T:
+    stage = ""
+
+    def log(self, *a, **k):
+        pass
+
+
+def test_failure_leaves_no_entry_and_rerun_computes(tmp_path):
+    calls = []
+
+    def fn(ctx):
+        calls.append(1)
+        (ctx.out / "half.txt").write_text("x")
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        return {"ok": 1}
+
+    cfg = OmegaConf.create({"a": 1})
+    plan = [PlannedStage(Stage("s", 1, ("a",), fn), {})]
+    cache = StageCache(tmp_path)
+    with pytest.raises(RuntimeError):
+        run_plan(cfg, plan, cache, None, _T())
+    assert list((tmp_path / "s").iterdir()) == [tmp_path / "s" / f"{plan[0].key}.lock"]
+    res = run_plan(cfg, plan, cache, None, _T())
+    assert res[0].status == "computed" and res[0].summary == {"ok": 1}
+    res = run_plan(cfg, plan, cache, None, _T())
+    assert res[0].status == "reused" and len(calls) == 2
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from omegaconf import OmegaConf
+    from prmlab.pipeline import PlannedStage, Stage, StageCache, run_plan
+    class T:
+        stage = ""
+        def log(self, *a, **k): pass
+    def fn(ctx):
+        (ctx.out / "part1").write_text("written")
+        print("STARTED", flush=True)
+        if sys.argv[2] == "hang":
+            time.sleep(60)
+        return {"done": True}
+    plan = [PlannedStage(Stage("slow", 1, ("a",), fn), {})]
+    r = run_plan(OmegaConf.create({"a": 1}), plan, StageCache(sys.argv[1]), None, T())
+    print("STATUS", r[0].status, flush=True)
+""")
+
+
+def test_sigkill_mid_stage_leaves_no_entry(tmp_path):
+    script = tmp_path / "k.py"
+    script.write_text(KILL_SCRIPT)
+    cache = tmp_path / "cache"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    p = subprocess.Popen([sys.executable, str(script), str(cache), "hang"], stdout=subprocess.PIPE, text=True, env=env)
+    assert p.stdout.readline().strip() == "STARTED"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    entries = [e.name for e in (cache / "slow").iterdir()]
+    assert not [e for e in entries if not e.startswith(".tmp-") and not e.endswith(".lock")]  # no entry
+    out = subprocess.run([sys.executable, str(script), str(cache), "fast"], capture_output=True, text=True, env=env)
+    assert "STATUS computed" in out.stdout, out.stderr
+    left = [e.name for e in (cache / "slow").iterdir()]
+    assert not [e for e in left if e.startswith(".tmp-")]  # the dead job's temp dir was cleaned
+    out = subprocess.run([sys.executable, str(script), str(cache), "fast"], capture_output=True, text=True, env=env)
+    assert "STATUS reused" in out.stdout

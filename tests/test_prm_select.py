@@ -1,0 +1,90 @@
+"""PRM data selection strategies (prmlab.prm.select) on a hand-built labelled dataset."""
+import dataclasses
+
+import pytest
+
+from prmlab.prm.label import assign_prompt_categories
+from prmlab.prm.select import STRATEGIES, category_counts, select
+from prmlab.types import LabeledResponse
+
+LABELS = {"correct": [1, 0, 1], "revised": [1, 0, -1], "wrong": [-1, 0, -1]}
+
+
+def rec(pid, category, checkpoint=0):
+    return LabeledResponse(problem_id=pid, checkpoint=checkpoint, response="a = 1\n# c\nreturn a\n",
+                           lines=["a = 1", "# c", "return a"], labels=LABELS[category],
+                           first_error_line=None if category == "correct" else (2 if category == "revised" else 0),
+                           category=category, n_prefix_checks=0 if category == "correct" else 2,
+                           n_completions=0 if category == "correct" else 8)
+
+
+# (problem, category, checkpoint); prompt categories: easy, hard, medium x 4 (mixed across checkpoints for "mix")
+DATA = [
+    ("easy", "correct", 0), ("easy", "correct", 1),
+    ("hard", "wrong", 0), ("hard", "wrong", 1),
+    ("cw", "correct", 0), ("cw", "wrong", 0),
+    ("rw", "revised", 0), ("rw", "wrong", 1),
+    ("rr", "revised", 0), ("rr", "revised", 1),
+    ("mix", "correct", 0), ("mix", "wrong", 3),
+]
+
+
+@pytest.fixture
+def records():
+    return assign_prompt_categories([rec(*row) for row in DATA])
+
+
+def keys(records):
+    return [(r.problem_id, r.category, r.checkpoint) for r in records]
+
+
+def test_prompt_categories_of_the_fixture(records):
+    assert {r.problem_id: r.prompt_category for r in records} == {
+        "easy": "easy", "hard": "hard", "cw": "medium", "rw": "medium", "rr": "medium", "mix": "medium"}
+
+
+def test_full_keeps_everything(records):
+    assert keys(select(records, "full")) == DATA
+
+
+def test_remove_hard_drops_only_hard_prompts(records):
+    assert keys(select(records, "remove_hard")) == DATA[:2] + DATA[4:]
+
+
+def test_medium_only_keeps_mixed_prompts(records):
+    assert keys(select(records, "medium_only")) == DATA[4:]
+
+
+def test_revised_only_keeps_revised_responses(records):
+    assert keys(select(records, "revised_only")) == [("rw", "revised", 0), ("rr", "revised", 0), ("rr", "revised", 1)]
+    assert set(keys(select(records, "revised_only"))) <= set(keys(select(records, "medium_only")))
+
+
+def test_unknown_strategy_lists_valid_names(records):
+    with pytest.raises(ValueError, match="full, remove_hard, medium_only, revised_only"):
+        select(records, "hard_only")
+    assert STRATEGIES == ("full", "remove_hard", "medium_only", "revised_only")
+
+
+def test_prompt_strategies_need_assigned_prompt_categories():
+    raw = [rec(*row) for row in DATA]
+    for strategy in ("remove_hard", "medium_only"):
+        with pytest.raises(ValueError, match="assign_prompt_categories"):
+            select(raw, strategy)
+    assert len(select(raw, "full")) == 12 and len(select(raw, "revised_only")) == 3
+
+
+def test_category_counts(records):
+    counts = category_counts(records)
+    assert counts == {
+        "prm/n_responses": 12, "prm/n_correct": 4, "prm/n_revised": 3, "prm/n_wrong": 5,
+        "prm/n_prompts": 6, "prm/n_easy_prompts": 1, "prm/n_medium_prompts": 4, "prm/n_hard_prompts": 1,
+        "prm/n_lines": 36, "prm/n_pos_labels": 4 * 2 + 3, "prm/n_neg_labels": 3 + 5 * 2, "prm/n_neutral_labels": 12,
+        "prm/n_prefix_checks": 16, "prm/n_completions": 64, "prm/n_executions": 0, "prm/generated_tokens": 0,
+    }
+    # after selection, prompts keep the category they had in the whole set
+    kept = category_counts(select(records, "revised_only"), prefix="sel/")
+    assert kept["sel/n_prompts"] == 2 and kept["sel/n_medium_prompts"] == 2 and kept["sel/n_revised"] == 3
+    # unassigned categories are computed from the records given
+    raw = [dataclasses.replace(r, prompt_category="") for r in records]
+    assert category_counts(raw)["prm/n_medium_prompts"] == 4
