@@ -96,6 +96,7 @@ class PRMConfig:
     lambda_pass: float = 0.0  # dense weight when it passes (paper: 0)
     length_norm: bool = True  # divide dense rewards by the number of lines M
     neutral_label: bool = True  # comment/blank lines get label 0
+    skip_neutral: bool = True  # only check prefixes that end on a code line (saves checks)
     samples_per_prompt: int = 4  # N: responses per training prompt and checkpoint
     completions: int = 4  # K: completions per prefix check (best-of-K)
     search: str = "binary"  # binary | linear (labels every prefix; for checking monotonicity)

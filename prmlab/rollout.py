@@ -100,7 +100,7 @@ def _first_stop(text: str, stops: Sequence[str]) -> int:
 def sample(
     model,
     tokenizer,
-    prompts: Sequence[str],
+    prompts: Sequence[str | Sequence[int]],
     params: SamplingParams,
     *,
     stops: Optional[Sequence[Sequence[str]]] = None,
@@ -108,11 +108,15 @@ def sample(
     generator: Optional[torch.Generator] = None,
     progress=None,
 ) -> list[Rollout]:
-    """Sample one response per entry of ``prompts`` (repeat a prompt to get several)."""
+    """Sample one response per entry of ``prompts`` (repeat a prompt to get several).
+
+    A prompt is text, or already a list of token ids (PRM prefix checks continue from the
+    response's own tokens so that BPE merges at the prefix boundary stay as sampled)."""
     device = next(model.parameters()).device
     stops = stops or [()] * len(prompts)
     problem_ids = problem_ids or [""] * len(prompts)
-    prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    prompt_ids = [list(p) if not isinstance(p, str) else tokenizer(p, add_special_tokens=False)["input_ids"]
+                  for p in prompts]
     # Sort by prompt length so batches pad little; results are put back in input order.
     order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
     out: list[Optional[Rollout]] = [None] * len(prompts)

@@ -127,16 +127,26 @@ def run(cfg: DictConfig) -> dict:
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:
-    lines = ["", "=" * 72, f"prmlab run  ({summary['wall_time_s']:.1f}s)  {' '.join(summary['overrides']) or 'defaults'}"]
+    """One screen: stages (computed/reused, time), held-out pass@k by slice, where records went."""
+    lines = ["", "=" * 78, f"prmlab run ({summary['wall_time_s']:.1f}s): {' '.join(summary['overrides']) or 'defaults'}"]
     for name, st in summary["stages"].items():
-        lines.append(f"  {name:<12} {st['status']:<9} {st['seconds']:>8.1f}s  {st['key']}")
-    ev = {k: v for k, v in summary.items() if k.startswith("eval/pass@")}
-    if ev:
-        lines.append("  held-out pass@k:")
-        for k in sorted(ev):
-            lines.append(f"    {k[len('eval/'):]:<28} {ev[k]:.3f}")
+        lines.append(f"  {name:<12} {st['status']:<9} {st['seconds']:>8.1f}s  key {st['key']}")
+    ev = {k[len("eval/"):]: v for k, v in summary.items() if k.startswith("eval/pass")}
+    if "pass@1" in ev:
+        ks = sorted({k.split("/")[0] for k in ev if k.startswith("pass@")}, key=lambda k: int(k[5:]))
+        lines.append("  held-out " + "  ".join(f"{k} {ev[k]:.3f}" for k in ks if k in ev)
+                     + f"   test pass rate {ev.get('pass_rate', float('nan')):.3f}")
+        for title, keys in (("difficulty", ("easy", "medium", "hard")), ("category", None), ("length", None)):
+            if keys is None:
+                pref = "len_" if title == "length" else None
+                keys = sorted(k.split("/", 1)[1] for k in ev if k.startswith("pass@1/") and
+                              (k.split("/", 1)[1].startswith("len_") if pref else
+                               not k.split("/", 1)[1].startswith("len_") and k.split("/", 1)[1] not in ("easy", "medium", "hard")))
+            cells = [f"{k.replace('len_', '')} {ev[f'pass@1/{k}']:.3f}" for k in keys if f"pass@1/{k}" in ev]
+            if cells:
+                lines.append(f"  pass@1 by {title:<10} " + "  ".join(cells))
     lines.append(f"  records: {run_dir}")
-    lines.append("=" * 72)
+    lines.append("=" * 78)
     print("\n".join(lines), flush=True)
 
 

@@ -15,6 +15,10 @@ log = logging.getLogger(__name__)
 
 class Runtime:
     def __init__(self, cfg):
+        import transformers
+
+        transformers.utils.logging.disable_progress_bar()  # our own bars say what is happening
+        transformers.utils.logging.set_verbosity_error()
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)

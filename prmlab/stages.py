@@ -39,7 +39,7 @@ STAGES: dict[str, Stage] = {
         Stage("sft", 1, ("model", "sft", "seed"), _lazy("prmlab.sft:sft_stage")),
         Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.trainer:rl_baseline_stage")),
         Stage("prm_collect", 1,
-              ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label",
+              ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",
                "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
               + SANDBOX_READS, _lazy("prmlab.prm.collect:prm_collect_stage")),
         Stage("prm_select", 1, ("strategy",), _lazy("prmlab.prm.select:prm_select_stage")),

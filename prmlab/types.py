@@ -173,6 +173,9 @@ class LabeledResponse:
     generated_tokens: int = 0
     pass_rate: float = 0.0
     difficulty: str = ""
+    m_star: int = -1  # number of leading completable lines found by the search (-1: not searched)
+    monotone: Optional[bool] = None  # linear search only: were the prefix results T..T F..F?
+    completable: list[bool] = field(default_factory=list)  # per line: prefix ending there completable
 
 
 @dataclass

@@ -72,3 +72,22 @@ def category_counts(records: Sequence[LabeledResponse], prefix: str = "prm/") ->
     for name in ("n_prefix_checks", "n_completions", "n_executions", "generated_tokens"):
         counts[name] = sum(getattr(r, name) for r in records)
     return {prefix + k: v for k, v in counts.items()}
+
+
+def prm_select_stage(ctx) -> dict:
+    """The ``prm_select`` stage: keep what ``strategy.name`` selects from the collected labels."""
+    from prmlab.prm.collect import LABELS_FILE
+    from prmlab.prm.label import read_labeled_jsonl, write_labeled_jsonl
+
+    records = read_labeled_jsonl(ctx.inputs["data"] / LABELS_FILE)
+    kept = select(records, ctx.cfg.strategy.name)
+    if not kept:
+        from prmlab.errors import PrmlabError
+
+        raise PrmlabError(
+            f"strategy={ctx.cfg.strategy.name}: selected 0 of {len(records)} labelled responses "
+            f"({category_counts(records)}); collect more PRM data (prm.samples_per_prompt, prm.max_prompts)")
+    write_labeled_jsonl(ctx.out / LABELS_FILE, kept)
+    counts = category_counts(kept, prefix="prm_select/")
+    ctx.tracker.log(counts, step=0)
+    return counts

@@ -1,0 +1,322 @@
+"""Shared RL math for PPO, GRPO and RLOO, as small pure functions (no base classes).
+
+Conventions (all three algorithms)
+----------------------------------
+* Tensors over response tokens are ``[B, T]`` with a float ``mask`` (1 on real response tokens,
+  right-padded). Every reduction is masked; padded positions never contribute to a loss or a stat.
+* Token alignment. A row of ``input_ids`` is ``prompt (left-padded to P) + response (right-padded
+  to T)``; response token ``t`` sits at column ``P + t``. A causal LM's output at column ``i`` is a
+  function of tokens ``0..i`` only, so:
+    - ``logprobs[:, t]`` = log pi(token P+t | tokens < P+t) is read from the logits at column
+      ``P + t - 1``;
+    - ``values[:, t]`` = V(s_t), the value of the state *in which token t is chosen* (prompt plus
+      response tokens ``< t``), is read from the value model at the same column ``P + t - 1``.
+  So the network's output at column ``i`` always means "the state made of tokens 0..i". This is
+  the convention of GAE (A_t uses V(s_t) and V(s_{t+1})) and of the usual RLHF PPO codebases; it
+  also agrees with the PRM, which scores the prefix that ends at a line-end token by reading the
+  output *at* that token's column (so ValueInit reuses the PRM's meaning of every position).
+* Position ids are rebuilt from the attention mask (``cumsum - 1``, as ``model.generate`` does),
+  so left padding does not shift positions between sampling and training.
+
+KL estimators (Schulman, "Approximating KL Divergence", 2020), with ``log r = log pi_ref - log pi``
+and samples drawn from pi:
+    k1 = -log r = log pi - log pi_ref              (unbiased, can be negative, high variance)
+    k2 = (log r)^2 / 2                             (biased, low variance, >= 0)
+    k3 = (r - 1) - log r                           (unbiased, low variance, >= 0)
+
+Loss aggregation (``loss_agg``), for a per-token loss matrix L and mask m over a minibatch:
+    token_mean              sum_{i,t} m L / sum_{i,t} m            DAPO (Yu et al., 2025): every
+                            token weighs the same, so long responses are not under-weighted.
+    seq_mean_token_mean     mean_i [ sum_t m L / sum_t m ]         original GRPO (Shao et al.,
+                            2024, DeepSeekMath): each sequence weighs the same.
+    seq_mean_token_sum_norm mean_i [ sum_t m L / T_max ]           Dr. GRPO (Liu et al., 2025):
+                            a constant normaliser removes the length bias of per-sequence means.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import torch
+from torch import Tensor
+
+LOSS_AGGS = ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm")
+KL_ESTIMATORS = ("k1", "k2", "k3")
+
+
+# ----------------------------------------------------------------------------- masked reductions
+def masked_sum(x: Tensor, mask: Tensor, dim: Optional[int] = None) -> Tensor:
+    return (x * mask).sum() if dim is None else (x * mask).sum(dim)
+
+
+def masked_mean(x: Tensor, mask: Tensor, dim: Optional[int] = None) -> Tensor:
+    count = mask.sum() if dim is None else mask.sum(dim)
+    # clamp: an all-padding selection gives 0, not NaN (it then contributes nothing)
+    return masked_sum(x, mask, dim) / count.clamp(min=1e-8)
+
+
+def masked_var(x: Tensor, mask: Tensor) -> Tensor:
+    """Population variance of the masked entries."""
+    mean = masked_mean(x, mask)
+    return masked_mean((x - mean) ** 2, mask)
+
+
+def masked_whiten(x: Tensor, mask: Tensor, shift_mean: bool = True, eps: float = 1e-8) -> Tensor:
+    """(x - mean) / std over the masked entries; zero outside the mask.
+
+    ``shift_mean=False`` only rescales (keeps the sign of every entry).
+    """
+    mean, var = masked_mean(x, mask), masked_var(x, mask)
+    out = (x - mean) if shift_mean else x
+    return out * torch.rsqrt(var + eps) * mask
+
+
+# ----------------------------------------------------------------------------- advantages
+def gae(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
+    """Generalised advantage estimation (Schulman et al., 2016) over response tokens.
+
+        delta_t = r_t + gamma * V(s_{t+1}) - V(s_t)
+        A_t     = delta_t + gamma * lam * A_{t+1}
+    with V(s_{t+1}) = 0 and A_{t+1} = 0 after the last real token (the episode ends there: the
+    outcome is known, nothing is bootstrapped). Returns ``(advantages, returns = A + V)``, both
+    zero on padding.
+    """
+    B, T = rewards.shape
+    rewards, values, mask = rewards * mask, values * mask, mask.to(rewards.dtype)
+    advantages = torch.zeros_like(rewards)
+    next_adv = torch.zeros(B, dtype=rewards.dtype, device=rewards.device)
+    next_value = torch.zeros_like(next_adv)
+    for t in reversed(range(T)):
+        # mask[:, t+1] is 0 at the last real token, which cuts both the bootstrap and the trace
+        cont = mask[:, t + 1] if t + 1 < T else torch.zeros_like(next_adv)
+        delta = rewards[:, t] + gamma * next_value * cont - values[:, t]
+        advantages[:, t] = (delta + gamma * lam * next_adv * cont) * mask[:, t]
+        next_adv, next_value = advantages[:, t], values[:, t]
+    return advantages, (advantages + values) * mask
+
+
+def _group_index(group_ids: Tensor) -> tuple[Tensor, int]:
+    """Map arbitrary group ids to 0..n_groups-1 (samples of a group need not be consecutive)."""
+    _, inverse = torch.unique(group_ids, return_inverse=True)
+    return inverse, int(inverse.max().item()) + 1 if inverse.numel() else 0
+
+
+def group_sums(x: Tensor, group_ids: Tensor) -> tuple[Tensor, Tensor]:
+    """Per-sample (sum over its group, size of its group), broadcast back to ``[B]``."""
+    idx, n = _group_index(group_ids)
+    sums = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, idx, x)
+    counts = torch.zeros(n, dtype=x.dtype, device=x.device).index_add_(0, idx, torch.ones_like(x))
+    return sums[idx], counts[idx]
+
+
+def group_advantages(scores: Tensor, group_ids: Tensor, scale_by_std: bool, eps: float = 1e-6) -> Tensor:
+    """GRPO: A_i = (s_i - mean_g) / (std_g + eps) when ``scale_by_std``, else s_i - mean_g.
+
+    std is the sample (Bessel-corrected) std of the group, as in the DeepSeekMath GRPO reference
+    code; a group of one sample has advantage 0. Groups whose scores are all equal get exactly 0
+    (the numerator is 0), so ``eps`` only guards 0/0.
+    """
+    scores = scores.float()
+    sums, counts = group_sums(scores, group_ids)
+    mean = sums / counts
+    adv = scores - mean
+    if scale_by_std:
+        sq, _ = group_sums(adv ** 2, group_ids)
+        std = torch.sqrt(sq / (counts - 1).clamp(min=1))
+        adv = adv / (std + eps)
+    return adv
+
+
+def rloo_advantages(scores: Tensor, group_ids: Tensor) -> Tensor:
+    """RLOO: A_i = s_i - mean_{j != i, j in g} s_j (Kool et al., 2019; Ahmadian et al., 2024).
+
+    Equals G/(G-1) * (s_i - mean_g). A group of one sample has no baseline and gets 0.
+    """
+    scores = scores.float()
+    sums, counts = group_sums(scores, group_ids)
+    loo_mean = (sums - scores) / (counts - 1).clamp(min=1)
+    return torch.where(counts > 1, scores - loo_mean, torch.zeros_like(scores))
+
+
+# ----------------------------------------------------------------------------- losses
+def kl_penalty(logprobs: Tensor, ref_logprobs: Tensor, estimator: str) -> Tensor:
+    """Per-token estimate of KL(pi || pi_ref) from tokens sampled from pi (see module doc)."""
+    log_ratio = ref_logprobs - logprobs  # log r = log pi_ref - log pi
+    if estimator == "k1":
+        return -log_ratio
+    if estimator == "k2":
+        return 0.5 * log_ratio ** 2
+    if estimator == "k3":
+        # clamp only guards exp() overflow where pi_ref >> pi (|log r| > 20 never happens in sane runs)
+        log_ratio = log_ratio.clamp(-20.0, 20.0)
+        return torch.exp(log_ratio) - 1.0 - log_ratio
+    raise ValueError(f"unknown kl_estimator {estimator!r}; expected one of {KL_ESTIMATORS}")
+
+
+def clipped_policy_loss(logprobs: Tensor, old_logprobs: Tensor, advantages: Tensor,
+                        clip_eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """PPO clipped surrogate (Schulman et al., 2017), per token, as a loss to minimise:
+
+        L_t = max(-A_t * r_t, -A_t * clip(r_t, 1 - eps, 1 + eps)),   r_t = pi / pi_old
+
+    Returns ``(loss [B,T], clipped [B,T] float, ratio [B,T])``; ``clipped`` marks the tokens
+    where the clipped term is the larger one, i.e. where clipping zeroes the gradient.
+    """
+    # clamp the log-ratio before exp so one wild token cannot produce inf * 0 = NaN
+    ratio = torch.exp((logprobs - old_logprobs).clamp(-20.0, 20.0))
+    unclipped = -advantages * ratio
+    clipped = -advantages * ratio.clamp(1.0 - clip_eps, 1.0 + clip_eps)
+    return torch.maximum(unclipped, clipped), (clipped > unclipped).float(), ratio
+
+
+def clipped_value_loss(values: Tensor, old_values: Tensor, returns: Tensor,
+                       value_clip: Optional[float]) -> tuple[Tensor, Tensor]:
+    """Value regression, per token: 0.5 (V - R)^2, or with ``value_clip`` the PPO2 pessimistic
+
+        0.5 * max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)
+
+    Returns ``(loss [B,T], clipped [B,T] float)`` with ``clipped`` marking where the clipped
+    term is the larger one.
+    """
+    unclipped = (values - returns) ** 2
+    if value_clip is None:
+        return 0.5 * unclipped, torch.zeros_like(unclipped)
+    v_clipped = old_values + (values - old_values).clamp(-value_clip, value_clip)
+    clipped = (v_clipped - returns) ** 2
+    return 0.5 * torch.maximum(unclipped, clipped), (clipped > unclipped).float()
+
+
+def aggregate_loss(loss_mat: Tensor, mask: Tensor, loss_agg: str, norm_len: Optional[int] = None) -> Tensor:
+    """Reduce a per-token loss to a scalar (see module doc for the three modes and their papers).
+
+    ``norm_len`` is the Dr. GRPO constant (default: the tensor's T); the updates pass the
+    generation cap ``max_new_tokens`` so it does not change with the batch's longest response.
+    """
+    if loss_agg == "token_mean":
+        return masked_mean(loss_mat, mask)
+    if loss_agg == "seq_mean_token_mean":
+        return masked_mean(loss_mat, mask, dim=1).mean()
+    if loss_agg == "seq_mean_token_sum_norm":
+        return (masked_sum(loss_mat, mask, dim=1) / float(norm_len or loss_mat.shape[1])).mean()
+    raise ValueError(f"unknown loss_agg {loss_agg!r}; expected one of {LOSS_AGGS}")
+
+
+def explained_variance(predicted: Tensor, target: Tensor, mask: Tensor) -> float:
+    """1 - Var(target - predicted) / Var(target) over masked entries (1 = perfect, <= 0 = useless)."""
+    var_y = masked_var(target, mask)
+    if var_y.item() == 0.0:
+        return float("nan")
+    return float(1.0 - masked_var(target - predicted, mask) / var_y)
+
+
+# ----------------------------------------------------------------------------- model forward
+def position_ids_from_mask(attention_mask: Tensor) -> Tensor:
+    """Positions counted over real tokens only (left padding does not shift them)."""
+    pos = attention_mask.long().cumsum(-1) - 1
+    return pos.clamp(min=0).masked_fill(attention_mask == 0, 1)
+
+
+def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int, *,
+                      temperature: float = 1.0, entropy_grad: bool = False) -> tuple[Tensor, Tensor]:
+    """Run a HF causal LM and gather the log-prob and entropy of each response token.
+
+    Returns ``(logprobs [B,T], entropy [B,T])`` in float32, T = L - prompt_len. Logits are divided
+    by ``temperature`` so the ratio pi/pi_old compares the same distribution that was sampled.
+    The entropy is detached unless ``entropy_grad`` (it costs a [B,T,V] graph; only an entropy
+    bonus needs its gradient).
+    """
+    out = model(input_ids=input_ids, attention_mask=attention_mask,
+                position_ids=position_ids_from_mask(attention_mask))
+    logits = out.logits[:, prompt_len - 1:-1].float()  # column P+t-1 predicts response token t
+    if temperature != 1.0:
+        logits = logits / temperature
+    logp_all = torch.log_softmax(logits, dim=-1)
+    targets = input_ids[:, prompt_len:]
+    logprobs = logp_all.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    lp = logp_all if entropy_grad else logp_all.detach()
+    entropy = -(lp.exp() * lp).sum(-1)
+    return logprobs, entropy
+
+
+def response_values(value_model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int) -> Tensor:
+    """V(s_t) for every response token t: the value model's output at column ``P + t - 1``.
+
+    ``value_model(input_ids, attention_mask) -> [B, L]``. The trainer fills ``RolloutBatch.values``
+    with this (under ``torch.no_grad()``) so sampling-time and training-time values share one
+    alignment.
+    """
+    return value_model(input_ids, attention_mask)[:, prompt_len - 1:-1].float()
+
+
+# ----------------------------------------------------------------------------- minibatching
+def minibatch_indices(batch_size: int, minibatch_size: int, device=None) -> Iterator[Tensor]:
+    """One epoch of shuffled minibatch index sets (the last one may be smaller)."""
+    perm = torch.randperm(batch_size, device=device)
+    for start in range(0, batch_size, max(1, minibatch_size)):
+        yield perm[start:start + minibatch_size]
+
+
+def trim_columns(input_ids: Tensor, attention_mask: Tensor, response_mask: Tensor,
+                 prompt_len: int) -> tuple[slice, slice, int]:
+    """Columns a minibatch actually needs: drop leading columns that are padding in every row
+    and response columns past the minibatch's longest response (causal, positions rebuilt from
+    the mask, so the kept tokens' outputs do not change). Returns (sequence column slice,
+    response column slice, new prompt_len)."""
+    real_cols = attention_mask.any(0).nonzero()
+    first = min(int(real_cols[0]) if len(real_cols) else 0, prompt_len - 1)
+    resp_cols = response_mask.any(0).nonzero()
+    t_len = int(resp_cols[-1]) + 1 if len(resp_cols) else 1
+    return slice(first, prompt_len + t_len), slice(0, t_len), prompt_len - first
+
+
+class StatsMean:
+    """Running means of named scalar stats over the minibatches of an update."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, **stats: float | Tensor) -> None:
+        for k, v in stats.items():
+            v = float(v.detach()) if isinstance(v, Tensor) else float(v)
+            self.sums[k] = self.sums.get(k, 0.0) + v
+            self.counts[k] = self.counts.get(k, 0) + 1
+
+    def means(self) -> dict[str, float]:
+        return {k: self.sums[k] / self.counts[k] for k in self.sums}
+
+
+@contextmanager
+def eval_mode(*modules):
+    """Run forward passes with dropout off while still taking gradients.
+
+    PPO-style ratios assume pi_old and pi are the same network at the first minibatch; dropout
+    noise would make r_t != 1 there and bias the clipped objective (TRL and OpenRLHF likewise
+    disable dropout for RL). The previous train/eval flags are restored on exit.
+    """
+    modules = [m for m in modules if m is not None]
+    flags = [m.training for m in modules]
+    try:
+        for m in modules:
+            m.eval()
+        yield
+    finally:
+        for m, flag in zip(modules, flags):
+            m.train(flag)
+
+
+def select_minibatch(batch, idx: Tensor, device, **per_token: Tensor) -> tuple[dict[str, Tensor], int]:
+    """Rows ``idx`` of a RolloutBatch, trimmed to the columns they need and moved to ``device``.
+
+    Returns ``(tensors, prompt_len)`` with ``input_ids``, ``attention_mask``, ``mask`` (response
+    mask, float), ``old_logprobs``, ``ref_logprobs`` and every extra ``[B,T]`` tensor given by
+    name (advantages, returns, values), all sliced identically.
+    """
+    idx_cpu = idx.to(batch.input_ids.device)
+    ids, am, rm = batch.input_ids[idx_cpu], batch.attention_mask[idx_cpu], batch.response_mask[idx_cpu]
+    seq, resp, prompt_len = trim_columns(ids, am, rm, batch.prompt_len)
+    per_token = {"old_logprobs": batch.logprobs, "ref_logprobs": batch.ref_logprobs, **per_token}
+    out = {"input_ids": ids[:, seq], "attention_mask": am[:, seq], "mask": rm[:, resp].float()}
+    for name, x in per_token.items():
+        out[name] = x[idx.to(x.device)][:, resp].float()
+    return {k: v.to(device) for k, v in out.items()}, prompt_len

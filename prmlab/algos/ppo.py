@@ -1,0 +1,128 @@
+"""PPO with a learned critic, per-token KL penalty and GAE (the PRM paper's RL baseline).
+
+Algorithm (Schulman et al., 2017, "Proximal Policy Optimization Algorithms"; the RLHF form of
+Ziegler et al., 2019 and Ouyang et al., 2022, which the PRM paper follows):
+
+1. Per-token reward on response tokens t = 0..T-1 of each rollout:
+       r_t = task_t - beta * kl_t,   kl_t = KL-estimator(log pi_old(a_t|s_t), log pi_ref(a_t|s_t))
+   ``task_t`` is ``batch.rewards``: the outcome reward on the last response token plus any dense
+   PRM terms on line-end tokens (prmlab.rewards). The KL penalty sits on every token, as in
+   Ouyang et al. (2022). The estimator is ``cfg.kl_estimator``; the classic choice in the reward
+   is k1 = log pi - log pi_ref (Ziegler et al., 2019; Stiennon et al., 2020), whose sum over the
+   response is the sampled log-ratio of the whole sequence. k3 is also an unbiased estimate of
+   the per-token KL and never negative, with lower variance (Schulman, 2020), so either is sound
+   here (the penalty enters as a reward, so only its value matters, not its gradient).
+2. GAE (Schulman et al., 2016) with the critic values V(s_t) recorded at sampling time:
+       delta_t = r_t + gamma V(s_{t+1}) - V(s_t),   A_t = delta_t + gamma lam A_{t+1},
+   V = 0 after the last token (the episode ends there); returns R_t = A_t + V(s_t) (the lambda-
+   return) are the critic's targets. Optionally A is whitened over all response tokens of the
+   batch (``cfg.whiten_advantages``; standard in PPO implementations, Huang et al., 2022,
+   "The 37 implementation details of PPO").
+3. ``cfg.epochs`` passes over shuffled minibatches of ``cfg.minibatch_size`` rollouts, each step
+   minimising
+       L = agg(max(-A r, -A clip(r, 1-eps, 1+eps))) - c_H agg(H) + c_V agg(L_V),
+       r = pi_theta(a_t|s_t) / pi_old(a_t|s_t),
+       L_V = 0.5 max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)   (plain 0.5 (V-R)^2 when
+             ``value_clip`` is null; value clipping as in OpenAI baselines' PPO2),
+   where agg is ``cfg.loss_agg`` (prmlab.algos.core). Policy and critic are separate networks
+   with separate optimisers; each has its gradient clipped to ``max_grad_norm``.
+
+Alignment: ``values[:, t]`` is V(s_t), the value model's output at the column just before
+response token t (the column whose logits score token t); see prmlab.algos.core. Fill
+``RolloutBatch.values`` with ``response_values`` so sampling and training agree.
+
+Departures: the policy and critic are run with dropout off during updates (see
+``core.eval_mode``); the value loss uses the same ``loss_agg`` as the policy loss.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from prmlab.algos.core import (
+    StatsMean, aggregate_loss, clipped_policy_loss, clipped_value_loss, eval_mode, explained_variance,
+    gae, kl_penalty, masked_mean, masked_whiten, minibatch_indices, response_values, select_minibatch,
+    sequence_logprobs,
+)
+
+__all__ = ["compute_advantages", "update", "response_values"]
+
+
+@torch.no_grad()
+def compute_advantages(batch, cfg) -> tuple[Tensor, Tensor]:
+    """GAE advantages and lambda-returns ``[B, T]`` from KL-penalised per-token rewards."""
+    if batch.values is None:
+        raise ValueError("PPO needs batch.values (fill them with prmlab.algos.core.response_values)")
+    mask = batch.response_mask.float()
+    rewards = batch.rewards.float()
+    if cfg.kl_coef:
+        rewards = rewards - cfg.kl_coef * kl_penalty(batch.logprobs.float(), batch.ref_logprobs.float(),
+                                                     cfg.kl_estimator)
+    advantages, returns = gae(rewards * mask, batch.values.float(), mask, cfg.gamma, cfg.lam)
+    if cfg.whiten_advantages:
+        advantages = masked_whiten(advantages, mask)
+    return advantages, returns
+
+
+def update(policy, optimizer, batch, advantages: Tensor, returns: Tensor, cfg, *,
+           value_model=None, value_optimizer=None) -> dict[str, float]:
+    """Clipped-ratio policy steps and (clipped) value regression; returns mean ``losses/*`` stats."""
+    if value_model is None or value_optimizer is None:
+        raise ValueError("PPO update needs value_model and value_optimizer")
+    if returns is None or batch.values is None:
+        raise ValueError("PPO update needs returns and batch.values (see compute_advantages)")
+    device = next(policy.parameters()).device
+    max_norm = cfg.max_grad_norm or float("inf")  # 0/null: measure the norm, do not clip
+    stats = StatsMean()
+    with eval_mode(policy, value_model):
+        for _ in range(cfg.epochs):
+            for idx in minibatch_indices(batch.input_ids.shape[0], cfg.minibatch_size):
+                mb, prompt_len = select_minibatch(batch, idx, device, advantages=advantages, returns=returns,
+                                                  values=batch.values)
+                mask = mb["mask"]
+
+                # policy: clipped surrogate (+ optional entropy bonus)
+                logprobs, entropy = sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], prompt_len,
+                                                      temperature=cfg.temperature,
+                                                      entropy_grad=bool(cfg.entropy_coef))
+                pg_mat, clipped, ratio = clipped_policy_loss(logprobs, mb["old_logprobs"], mb["advantages"],
+                                                             cfg.clip_eps)
+                pg_loss = aggregate_loss(pg_mat, mask, cfg.loss_agg, cfg.max_new_tokens)
+                entropy_loss = aggregate_loss(entropy, mask, cfg.loss_agg, cfg.max_new_tokens)
+
+                # critic: regression to the lambda-returns, pessimistically clipped around V_old
+                new_values = response_values(value_model, mb["input_ids"], mb["attention_mask"], prompt_len)
+                vf_mat, v_clipped = clipped_value_loss(new_values, mb["values"], mb["returns"], cfg.value_clip)
+                vf_loss = aggregate_loss(vf_mat, mask, cfg.loss_agg, cfg.max_new_tokens)
+
+                loss = pg_loss - cfg.entropy_coef * entropy_loss + cfg.vf_coef * vf_loss
+                optimizer.zero_grad(set_to_none=True)
+                value_optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
+                value_grad_norm = torch.nn.utils.clip_grad_norm_(value_model.parameters(), max_norm)
+                optimizer.step()
+                value_optimizer.step()
+
+                with torch.no_grad():
+                    stats.add(**{
+                        "losses/policy": pg_loss,
+                        "losses/value": vf_loss,
+                        "losses/total": loss,
+                        "losses/entropy": masked_mean(entropy, mask),
+                        "losses/kl": masked_mean(kl_penalty(logprobs, mb["ref_logprobs"], cfg.kl_estimator), mask),
+                        # KL(pi_old || pi_theta), k3 estimate from pi_old's samples: how far this step moved
+                        "losses/approx_kl": masked_mean(kl_penalty(mb["old_logprobs"], logprobs, "k3"), mask),
+                        "losses/clip_frac": masked_mean(clipped, mask),
+                        "losses/ratio": masked_mean(ratio, mask),
+                        "losses/value_clip_frac": masked_mean(v_clipped, mask),
+                        "losses/grad_norm": grad_norm,
+                        "losses/value_grad_norm": value_grad_norm,
+                    })
+    out = stats.means()
+    # CleanRL's definition: how much of the return variance the sampling-time critic explained
+    out["losses/explained_variance"] = explained_variance(
+        batch.values.float(), returns.float(), batch.response_mask.float())
+    out["losses/value_mean"] = float(masked_mean(batch.values.float(), batch.response_mask.float()))
+    out["losses/return_mean"] = float(masked_mean(returns.float(), batch.response_mask.float()))
+    return out

@@ -1,0 +1,103 @@
+"""Rewards as per-token tensors (DESIGN.md "Contracts": rewards are ``[B, T]``).
+
+* Outcome reward, one scalar per response, from its sandbox ``Verdict``:
+    binary     pass_value if every test passes else fail_value   (PRM paper: 1/0, or +1/-1)
+    pass_rate  fraction of the problem's tests that pass, in [0, 1] (the pass-rate study)
+  placed on the *last real response token* (the action that completes the program), so the
+  per-token tensor sums to the score.
+* DenseReward (PRM paper, Sec. 4.1 and 4.2.2): at the line-end token of line j of an M-line
+  response add
+        lambda * PRM(x, s_1..s_j) / M           (length normalisation; without it: lambda * PRM)
+  with lambda = lambda_fail when the response fails the tests and lambda_pass (paper: 0) when it
+  passes, to avoid PRM over-optimisation once a solution is found. PRM scores are clamped to
+  [-1, 1], the range of the labels it is trained on, so with length normalisation the dense sum
+  is bounded by |lambda| however many lines the policy writes (the paper's guard against
+  length hacking).
+* The KL penalty is *not* here: it depends on the algorithm (PPO adds it to these rewards,
+  GRPO/RLOO use it as a loss term), see prmlab.algos.
+
+``reward_density`` gives the pass-rate study's density measures for a batch of scores.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from prmlab.types import Verdict
+
+OUTCOME_REWARDS = ("binary", "pass_rate")
+
+
+def outcome_scores(verdicts: Sequence[Verdict], cfg) -> Tensor:
+    """Scalar outcome reward per response ``[B]`` (float32) for ``cfg.name`` in OUTCOME_REWARDS."""
+    if cfg.name == "binary":
+        values = [cfg.pass_value if v.all_passed else cfg.fail_value for v in verdicts]
+    elif cfg.name == "pass_rate":
+        values = [v.pass_rate for v in verdicts]
+    else:
+        raise ValueError(f"unknown reward {cfg.name!r}; expected one of {OUTCOME_REWARDS}")
+    return torch.tensor(values, dtype=torch.float32)
+
+
+def last_token_index(response_mask: Tensor) -> Tensor:
+    """Column of the last real token of each row ``[B]`` (-1 for an empty response)."""
+    cols = torch.arange(response_mask.shape[1], device=response_mask.device)
+    return torch.where(response_mask > 0, cols, torch.full_like(cols, -1)).amax(dim=1)
+
+
+def outcome_reward_tensor(scores: Tensor, response_mask: Tensor) -> Tensor:
+    """``[B, T]`` zeros with ``scores[i]`` on the last real token of response i.
+
+    An empty response (no token at all) has no action to credit and gets no reward; the sampler
+    always emits at least one token (EOS), so this does not happen in training.
+    """
+    rewards = torch.zeros(response_mask.shape, dtype=torch.float32, device=response_mask.device)
+    last = last_token_index(response_mask)
+    rows = (last >= 0).nonzero(as_tuple=True)[0]
+    rewards[rows, last[rows]] = scores.to(rewards)[rows]
+    return rewards
+
+
+def dense_prm_rewards(prm_scores: Sequence[Sequence[float]], line_end_tokens: Sequence[Sequence[int]],
+                      passed: Sequence[bool], T: int, lambda_fail: float, lambda_pass: float,
+                      length_norm: bool = True) -> Tensor:
+    """``[B, T]`` DenseReward terms: lambda * PRM_j / M at the line-end token of line j.
+
+    ``prm_scores[i][j]`` is the PRM score of the prefix ending with line j of response i and
+    ``line_end_tokens[i][j]`` the index (into response tokens) of the token covering that line's
+    newline. When several lines end in one token (BPE merges "\\n\\n"), their terms add up.
+    """
+    if not (len(prm_scores) == len(line_end_tokens) == len(passed)):
+        raise ValueError("prm_scores, line_end_tokens and passed must have one entry per response")
+    rewards = torch.zeros(len(prm_scores), T, dtype=torch.float32)
+    for i, (scores, ends, ok) in enumerate(zip(prm_scores, line_end_tokens, passed)):
+        if len(scores) != len(ends):
+            raise ValueError(f"response {i}: {len(scores)} PRM scores for {len(ends)} line ends")
+        if not scores:
+            continue
+        if min(ends) < 0 or max(ends) >= T:
+            raise ValueError(f"response {i}: line-end token index out of [0, {T})")
+        weight = (lambda_pass if ok else lambda_fail) / (len(scores) if length_norm else 1)
+        values = torch.tensor(scores, dtype=torch.float32).clamp(-1.0, 1.0) * weight
+        rewards[i].index_add_(0, torch.tensor(ends, dtype=torch.long), values)
+    return rewards
+
+
+def reward_density(scores: Tensor, group_ids: Tensor) -> dict[str, float]:
+    """The pass-rate study's reward-density measures for one batch.
+
+    ``reward/nonzero_group_var_frac``: share of prompt groups whose scores are not all equal
+    (variance > 0), i.e. groups that give a group-relative algorithm any gradient;
+    ``reward/nonzero_frac``: share of samples whose score is not 0.
+    """
+    scores = scores.float().flatten()
+    _, idx = torch.unique(group_ids.flatten(), return_inverse=True)
+    n = int(idx.max()) + 1 if idx.numel() else 0
+    hi = torch.full((n,), -float("inf"), device=scores.device).scatter_reduce(0, idx, scores, "amax")
+    lo = torch.full((n,), float("inf"), device=scores.device).scatter_reduce(0, idx, scores, "amin")
+    return {
+        "reward/nonzero_group_var_frac": float((hi > lo).float().mean()) if n else 0.0,
+        "reward/nonzero_frac": float((scores != 0).float().mean()) if scores.numel() else 0.0,
+    }

@@ -1,0 +1,363 @@
+"""The RL math against hand-computed numbers, and one real update per algorithm on a tiny GPT-2."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from prmlab.algos import core, get_algo, grpo, ppo, rloo
+from prmlab.config import AlgoConfig
+from prmlab.rewards import outcome_reward_tensor
+from prmlab.types import RolloutBatch
+
+transformers = pytest.importorskip("transformers")
+
+
+# ----------------------------------------------------------------------------- GAE
+def test_gae_two_ragged_sequences_by_hand():
+    rewards = torch.tensor([[0.0, 0.0, 1.0], [0.1, -1.0, 5.0]])  # 5.0 sits on padding: must be ignored
+    values = torch.tensor([[0.5, 0.4, 0.2], [0.3, 0.6, 9.0]])  # 9.0 on padding: must not be bootstrapped
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0]])
+    adv, ret = core.gae(rewards, values, mask, gamma=0.9, lam=0.5)
+    # row 0: d2 = 1 - .2 = .8; d1 = .9*.2 - .4 = -.22; d0 = .9*.4 - .5 = -.14; gl = .45
+    #        A2 = .8; A1 = -.22 + .45*.8 = .14; A0 = -.14 + .45*.14 = -.077
+    # row 1 (ends at t=1): d1 = -1 - .6 = -1.6; d0 = .1 + .9*.6 - .3 = .34; A0 = .34 - .45*1.6 = -.38
+    expected_adv = torch.tensor([[-0.077, 0.14, 0.8], [-0.38, -1.6, 0.0]])
+    expected_ret = torch.tensor([[0.423, 0.54, 1.0], [-0.08, -1.0, 0.0]])
+    assert torch.allclose(adv, expected_adv, atol=1e-6)
+    assert torch.allclose(ret, expected_ret, atol=1e-6)
+
+
+def test_gae_gamma_lambda_one_is_return_minus_value():
+    rewards = torch.tensor([[0.2, 0.0, 1.0, 0.0]])
+    values = torch.tensor([[0.5, 0.4, 0.2, 7.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    adv, ret = core.gae(rewards, values, mask, gamma=1.0, lam=1.0)
+    assert torch.allclose(adv, torch.tensor([[1.2 - 0.5, 1.0 - 0.4, 1.0 - 0.2, 0.0]]))
+    assert torch.allclose(ret, torch.tensor([[1.2, 1.0, 1.0, 0.0]]))
+
+
+# ----------------------------------------------------------------------------- group baselines
+def test_group_advantages_with_and_without_std():
+    scores = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.5, 0.2, 0.6])
+    groups = torch.tensor([3, 3, 3, 3, 7, 7, 7, 9, 9])
+    # group 3: mean .25, Bessel std sqrt((.5625 + 3*.0625)/3) = .5; group 7: constant; group 9: mean .4,
+    # std sqrt(.08/1) = .2828
+    no_std = core.group_advantages(scores, groups, scale_by_std=False)
+    assert torch.allclose(no_std, torch.tensor([0.75, -0.25, -0.25, -0.25, 0, 0, 0, -0.2, 0.2]), atol=1e-6)
+    with_std = core.group_advantages(scores, groups, scale_by_std=True)
+    s = 1 / math.sqrt(2)
+    assert torch.allclose(with_std, torch.tensor([1.5, -0.5, -0.5, -0.5, 0, 0, 0, -s, s]), atol=1e-5)
+
+
+def test_group_advantages_do_not_need_consecutive_groups():
+    scores = torch.tensor([1.0, 0.2, 0.0, 0.6])
+    groups = torch.tensor([0, 1, 0, 1])
+    assert torch.allclose(core.group_advantages(scores, groups, False), torch.tensor([0.5, -0.2, -0.5, 0.2]))
+
+
+def test_rloo_advantages_by_hand():
+    scores = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.2, 0.6, 0.9])
+    groups = torch.tensor([0, 0, 0, 0, 1, 1, 2])
+    adv = core.rloo_advantages(scores, groups)
+    third = 1 / 3
+    # 1 - mean(0,0,0) = 1; 0 - mean(1,0,0) = -1/3; .2 - .6; .6 - .2; a lone sample has no baseline
+    assert torch.allclose(adv, torch.tensor([1.0, -third, -third, -third, -0.4, 0.4, 0.0]), atol=1e-6)
+    # identity: A = G/(G-1) (s - group mean)
+    assert torch.allclose(adv[:4], 4 / 3 * core.group_advantages(scores[:4], groups[:4], False), atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- losses
+def test_clipped_policy_loss_inside_and_outside_clip_both_signs():
+    ratios = torch.tensor([1.1, 1.5, 0.5, 1.1, 1.5, 0.5])
+    adv = torch.tensor([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])
+    old = torch.zeros(6)
+    new = torch.log(ratios).requires_grad_(True)
+    loss, clipped, ratio = core.clipped_policy_loss(new, old, adv, clip_eps=0.2)
+    assert torch.allclose(ratio, ratios)
+    # A>0: r=1.5 is capped at 1.2; r=.5 keeps the (worse) unclipped -.5. A<0 mirrors it.
+    assert torch.allclose(loss, torch.tensor([-1.1, -1.2, -0.5, 1.1, 1.5, 0.8]), atol=1e-6)
+    assert clipped.tolist() == [0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    loss.sum().backward()
+    # d(-A r)/d log r = -A r where the unclipped term is active; 0 where clipping is
+    assert torch.allclose(new.grad, torch.tensor([-1.1, 0.0, -0.5, 1.1, 1.5, 0.0]), atol=1e-6)
+
+
+def test_clipped_value_loss():
+    old = torch.zeros(3)
+    returns = torch.ones(3)
+    values = torch.tensor([0.1, 0.5, -0.5])
+    loss, clipped = core.clipped_value_loss(values, old, returns, value_clip=0.2)
+    # .1: inside the clip, .5*.81; .5: clipped to .2 -> .5*.64 wins; -.5: clipped to -.2 (1.44) loses to 2.25
+    assert torch.allclose(loss, torch.tensor([0.405, 0.32, 1.125]), atol=1e-6)
+    assert clipped.tolist() == [0.0, 1.0, 0.0]
+    plain, none_clipped = core.clipped_value_loss(values, old, returns, value_clip=None)
+    assert torch.allclose(plain, torch.tensor([0.405, 0.125, 1.125]), atol=1e-6)
+    assert none_clipped.sum() == 0
+
+
+def test_kl_estimators_by_hand():
+    logp, ref = torch.tensor([math.log(0.5), -1.0]), torch.tensor([math.log(0.25), -1.0])
+    l2 = math.log(2)
+    assert torch.allclose(core.kl_penalty(logp, ref, "k1"), torch.tensor([l2, 0.0]), atol=1e-6)
+    assert torch.allclose(core.kl_penalty(logp, ref, "k2"), torch.tensor([0.5 * l2 ** 2, 0.0]), atol=1e-6)
+    assert torch.allclose(core.kl_penalty(logp, ref, "k3"), torch.tensor([0.5 - 1 + l2, 0.0]), atol=1e-6)
+    with pytest.raises(ValueError):
+        core.kl_penalty(logp, ref, "k4")
+
+
+def test_k1_and_k3_are_unbiased_kl_estimates():
+    p = torch.tensor([0.5, 0.3, 0.2])
+    q = torch.tensor([0.2, 0.2, 0.6])
+    true_kl = float((p * (p / q).log()).sum())
+    for est in ("k1", "k3"):
+        expectation = float((p * core.kl_penalty(p.log(), q.log(), est)).sum())
+        assert expectation == pytest.approx(true_kl, abs=1e-6)
+
+
+def test_loss_agg_on_ragged_mask():
+    loss = torch.tensor([[1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 100.0, 100.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0]])
+    assert core.aggregate_loss(loss, mask, "token_mean").item() == pytest.approx(21 / 6)
+    assert core.aggregate_loss(loss, mask, "seq_mean_token_mean").item() == pytest.approx((2.5 + 5.5) / 2)
+    assert core.aggregate_loss(loss, mask, "seq_mean_token_sum_norm").item() == pytest.approx((10 / 4 + 11 / 4) / 2)
+    assert core.aggregate_loss(loss, mask, "seq_mean_token_sum_norm", norm_len=10).item() == pytest.approx(1.05)
+    with pytest.raises(ValueError):
+        core.aggregate_loss(loss, mask, "sum")
+
+
+def test_masked_whiten_and_mean():
+    x = torch.tensor([[1.0, 2.0, 3.0, 50.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    assert core.masked_mean(x, mask).item() == pytest.approx(2.0)
+    s = 1 / math.sqrt(2 / 3)
+    assert torch.allclose(core.masked_whiten(x, mask), torch.tensor([[-s, 0.0, s, 0.0]]), atol=1e-4)
+    assert torch.allclose(core.masked_whiten(x, mask, shift_mean=False), torch.tensor([[s, 2 * s, 3 * s, 0.0]]),
+                          atol=1e-4)
+
+
+def test_explained_variance():
+    y = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    mask = torch.ones_like(y)
+    assert core.explained_variance(y, y, mask) == pytest.approx(1.0)
+    assert core.explained_variance(torch.full_like(y, 2.5), y, mask) == pytest.approx(0.0)
+
+
+# ----------------------------------------------------------------------------- tiny models
+VOCAB = 50
+
+
+def gpt2_config():
+    return transformers.GPT2Config(vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=2, n_positions=64,
+                                   bos_token_id=VOCAB - 1, eos_token_id=VOCAB - 1)
+
+
+def tiny_policy(seed: int):
+    torch.manual_seed(seed)
+    # default dropout (0.1) kept on purpose: the updates must switch it off themselves
+    return transformers.GPT2LMHeadModel(gpt2_config())
+
+
+class TinyValueModel(torch.nn.Module):
+    """A GPT-2 backbone with a scalar head: forward(input_ids, attention_mask) -> [B, L]."""
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.backbone = transformers.GPT2Model(gpt2_config())
+        self.head = torch.nn.Linear(32, 1)
+
+    def forward(self, input_ids, attention_mask):
+        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
+                          position_ids=core.position_ids_from_mask(attention_mask)).last_hidden_state
+        return self.head(h).squeeze(-1)
+
+
+def random_batch(policy, ref, value_model=None, *, n_groups=2, group_size=4, P=5, T=6, seed=0) -> RolloutBatch:
+    """Left-padded prompts + right-padded responses of random lengths; behaviour log-probs from
+    ``policy`` itself (so the first ratio is exactly 1), reference log-probs from ``ref``."""
+    g = torch.Generator().manual_seed(seed)
+    B = n_groups * group_size
+    input_ids = torch.randint(1, VOCAB, (B, P + T), generator=g)
+    attention_mask = torch.ones(B, P + T, dtype=torch.long)
+    response_mask = torch.zeros(B, T)
+    for i in range(B):
+        p_len = int(torch.randint(2, P + 1, (1,), generator=g))
+        r_len = int(torch.randint(1, T + 1, (1,), generator=g))
+        attention_mask[i, : P - p_len] = 0
+        attention_mask[i, P + r_len:] = 0
+        response_mask[i, :r_len] = 1
+    input_ids = input_ids * attention_mask  # pad id 0
+    scores = torch.randint(0, 2, (B,), generator=g).float()
+    scores[0], scores[1] = 1.0, 0.0  # group 0 has reward variance for sure
+    with torch.no_grad(), core.eval_mode(policy, ref, value_model):
+        logprobs, _ = core.sequence_logprobs(policy, input_ids, attention_mask, P)
+        ref_logprobs, _ = core.sequence_logprobs(ref, input_ids, attention_mask, P)
+        values = core.response_values(value_model, input_ids, attention_mask, P) if value_model else None
+    return RolloutBatch(
+        input_ids=input_ids, attention_mask=attention_mask, response_mask=response_mask,
+        logprobs=logprobs * response_mask, ref_logprobs=ref_logprobs * response_mask,
+        rewards=outcome_reward_tensor(scores, response_mask), scores=scores,
+        group_ids=torch.arange(n_groups).repeat_interleave(group_size), prompt_len=P, values=values,
+    )
+
+
+def test_sequence_logprobs_alignment_matches_unpadded_forward():
+    policy = tiny_policy(0).eval()
+    batch = random_batch(policy, policy)
+    P = batch.prompt_len
+    logprobs, entropy = core.sequence_logprobs(policy, batch.input_ids, batch.attention_mask, P)
+    for i in range(batch.input_ids.shape[0]):
+        real = batch.attention_mask[i].bool()
+        ids = batch.input_ids[i][real][None]  # the row with no padding at all, default positions
+        p_len = int(batch.attention_mask[i, :P].sum())
+        with torch.no_grad():
+            logp = torch.log_softmax(policy(ids).logits[0].float(), -1)
+        n = int(batch.response_mask[i].sum())
+        for t in range(n):
+            tok = ids[0, p_len + t]
+            assert logprobs[i, t].item() == pytest.approx(logp[p_len + t - 1, tok].item(), abs=1e-5)
+            ent = -(logp[p_len + t - 1].exp() * logp[p_len + t - 1]).sum()
+            assert entropy[i, t].item() == pytest.approx(ent.item(), abs=1e-5)
+
+
+def test_minibatch_trimming_does_not_change_logprobs():
+    policy = tiny_policy(0).eval()
+    batch = random_batch(policy, policy)
+    idx = torch.tensor([2, 5])
+    mb, p_len = core.select_minibatch(batch, idx, "cpu")
+    assert mb["input_ids"].shape[1] <= batch.input_ids.shape[1]
+    with torch.no_grad():
+        trimmed, _ = core.sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], p_len)
+    t_len = trimmed.shape[1]
+    assert torch.allclose(trimmed * mb["mask"], batch.logprobs[idx][:, :t_len], atol=1e-5)
+    assert torch.equal(mb["mask"], batch.response_mask[idx][:, :t_len])
+
+
+def test_response_values_read_the_column_before_each_token():
+    value_model = TinyValueModel(1).eval()
+    ids = torch.randint(1, VOCAB, (2, 7))
+    am = torch.ones_like(ids)
+    with torch.no_grad():
+        full = value_model(ids, am)
+        vals = core.response_values(value_model, ids, am, prompt_len=3)
+    assert vals.shape == (2, 4)
+    assert torch.allclose(vals, full[:, 2:6])  # V(s_t) for response token t at column P+t-1
+
+
+def test_ppo_compute_advantages_adds_kl_penalty_to_rewards():
+    batch = RolloutBatch(
+        input_ids=torch.zeros(1, 3, dtype=torch.long), attention_mask=torch.ones(1, 3, dtype=torch.long),
+        response_mask=torch.tensor([[1.0, 1.0]]), logprobs=torch.tensor([[-1.0, -2.0]]),
+        ref_logprobs=torch.tensor([[-1.5, -2.2]]), rewards=torch.tensor([[0.0, 1.0]]), scores=torch.tensor([1.0]),
+        group_ids=torch.tensor([0]), prompt_len=1, values=torch.zeros(1, 2),
+    )
+    cfg = AlgoConfig(kl_coef=0.1, kl_estimator="k1", gamma=1.0, lam=1.0, whiten_advantages=False)
+    adv, ret = ppo.compute_advantages(batch, cfg)
+    # k1 = [.5, .2] -> rewards [-.05, .98]; gamma = lam = 1, V = 0 -> A = reward-to-go
+    assert torch.allclose(adv, torch.tensor([[0.93, 0.98]]), atol=1e-6)
+    assert torch.allclose(ret, adv)
+    cfg.whiten_advantages = True
+    adv_w, ret_w = ppo.compute_advantages(batch, cfg)
+    assert torch.allclose(adv_w, torch.tensor([[-1.0, 1.0]]), atol=1e-3)
+    assert torch.allclose(ret_w, ret)  # returns are the critic's targets, never whitened
+
+
+def test_critic_free_advantages_use_summed_token_rewards():
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 1.0, 0.0], [1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    # outcome on the last token plus a dense term on row 1's first token; 3.0 on padding is ignored
+    rewards = torch.tensor([[0.0, 0.0, 1.0], [0.25, 0.0, 3.0], [0.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    batch = RolloutBatch(
+        input_ids=torch.zeros(4, 4, dtype=torch.long), attention_mask=torch.ones(4, 4, dtype=torch.long),
+        response_mask=mask, logprobs=torch.zeros(4, 3), ref_logprobs=torch.zeros(4, 3), rewards=rewards,
+        scores=torch.tensor([1.0, 0.0, 0.0, 1.0]), group_ids=torch.tensor([0, 0, 1, 1]), prompt_len=1,
+    )
+    cfg = AlgoConfig(scale_by_std=False)
+    adv, ret = grpo.compute_advantages(batch, cfg)
+    assert ret is None
+    # group 0 scores (1, .25): +-.375; group 1 (0, 1): -+.5; constant over each response's tokens
+    assert torch.allclose(adv, torch.tensor([[0.375] * 3, [-0.375, -0.375, 0], [-0.5, 0, 0], [0.5] * 3]))
+    adv_loo, _ = rloo.compute_advantages(batch, cfg)
+    assert torch.allclose(adv_loo, 2 * adv)  # G = 2: A_loo = G/(G-1) (s - mean)
+
+
+# ----------------------------------------------------------------------------- real updates
+def algo_cfg(**overrides):
+    base = dict(epochs=2, minibatch_size=4, lr=1e-3, kl_coef=0.05, entropy_coef=0.01, max_new_tokens=6)
+    base.update(overrides)
+    return OmegaConf.structured(AlgoConfig(**base))  # the trainer passes a DictConfig
+
+
+def params_vector(model):
+    return torch.cat([p.detach().flatten() for p in model.parameters()]).clone()
+
+
+@pytest.mark.parametrize("name", ["grpo", "rloo"])
+@pytest.mark.parametrize("loss_agg", ["token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"])
+def test_critic_free_update_changes_policy(name, loss_agg):
+    policy, ref = tiny_policy(0), tiny_policy(1)
+    batch = random_batch(policy, ref)
+    cfg = algo_cfg(name=name, loss_agg=loss_agg)
+    algo = get_algo(name)
+    adv, ret = algo.compute_advantages(batch, cfg)
+    before = params_vector(policy)
+    stats = algo.update(policy, torch.optim.AdamW(policy.parameters(), lr=cfg.lr), batch, adv, ret, cfg)
+    assert not torch.equal(before, params_vector(policy))
+    assert policy.training  # eval_mode restored the flag
+    for key in ("losses/policy", "losses/kl", "losses/entropy", "losses/clip_frac", "losses/approx_kl",
+                "losses/grad_norm"):
+        assert math.isfinite(stats[key]), key
+    assert stats["losses/kl"] > 0 and stats["losses/entropy"] > 0
+
+
+def test_ppo_update_changes_policy_and_critic():
+    policy, ref, value_model = tiny_policy(0), tiny_policy(1), TinyValueModel(2)
+    batch = random_batch(policy, ref, value_model)
+    cfg = algo_cfg(name="ppo", kl_estimator="k1")
+    adv, ret = ppo.compute_advantages(batch, cfg)
+    before_pi, before_v = params_vector(policy), params_vector(value_model)
+    stats = ppo.update(policy, torch.optim.AdamW(policy.parameters(), lr=1e-3), batch, adv, ret, cfg,
+                       value_model=value_model, value_optimizer=torch.optim.AdamW(value_model.parameters(), lr=1e-3))
+    assert not torch.equal(before_pi, params_vector(policy))
+    assert not torch.equal(before_v, params_vector(value_model))
+    for key in ("losses/policy", "losses/value", "losses/kl", "losses/entropy", "losses/clip_frac",
+                "losses/approx_kl", "losses/grad_norm", "losses/value_grad_norm", "losses/value_clip_frac",
+                "losses/explained_variance"):
+        assert math.isfinite(stats[key]), key
+    with pytest.raises(ValueError):
+        ppo.update(policy, torch.optim.AdamW(policy.parameters()), batch, adv, ret, cfg)
+
+
+def test_first_minibatch_is_on_policy_despite_dropout():
+    policy = tiny_policy(0)
+    policy.train()  # dropout active in the config: update must still see ratio == 1 on fresh data
+    batch = random_batch(policy, tiny_policy(1))
+    cfg = algo_cfg(name="grpo", epochs=1, minibatch_size=64)  # one minibatch = one on-policy step
+    adv, ret = grpo.compute_advantages(batch, cfg)
+    stats = grpo.update(policy, torch.optim.SGD(policy.parameters(), lr=0.1), batch, adv, ret, cfg)
+    assert stats["losses/ratio"] == pytest.approx(1.0, abs=1e-5)
+    assert stats["losses/clip_frac"] == 0.0 and stats["losses/approx_kl"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_grpo_step_moves_probability_toward_positive_advantage():
+    policy, ref = tiny_policy(0), tiny_policy(0)
+    batch = random_batch(policy, ref, n_groups=1, group_size=4, seed=3)
+    cfg = algo_cfg(name="grpo", epochs=1, minibatch_size=4, kl_coef=0.0, entropy_coef=0.0)
+    adv, ret = grpo.compute_advantages(batch, cfg)
+
+    def surrogate():  # sum_i A_i * log pi(o_i): what a policy-gradient step increases
+        with torch.no_grad(), core.eval_mode(policy):
+            lp, _ = core.sequence_logprobs(policy, batch.input_ids, batch.attention_mask, batch.prompt_len)
+        return float((adv * lp * batch.response_mask).sum())
+
+    before = surrogate()
+    grpo.update(policy, torch.optim.SGD(policy.parameters(), lr=0.05), batch, adv, ret, cfg)
+    assert surrogate() > before
+
+
+def test_get_algo():
+    assert get_algo("ppo") is ppo and get_algo("rloo").update is grpo.update
+    with pytest.raises(ValueError):
+        get_algo("dpo")

@@ -1,0 +1,86 @@
+"""Reward tensors: outcome scores from verdicts, their placement on tokens, DenseReward, density."""
+from __future__ import annotations
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+from prmlab.config import RewardConfig
+from prmlab.rewards import dense_prm_rewards, outcome_reward_tensor, outcome_scores, reward_density
+from prmlab.types import TestOutcome as Outcome  # aliased so pytest does not collect it
+from prmlab.types import Verdict
+
+
+def verdict(*passed: bool) -> Verdict:
+    return Verdict(outcomes=[Outcome(passed=p, error="none" if p else "wrong_answer") for p in passed])
+
+
+VERDICTS = [verdict(True, True, True, True), verdict(True, False, True, False), verdict(False, False), verdict()]
+
+
+def test_binary_scores_default_and_signed():
+    assert outcome_scores(VERDICTS, RewardConfig(name="binary")).tolist() == [1.0, 0.0, 0.0, 0.0]
+    signed = OmegaConf.structured(RewardConfig(name="binary", pass_value=1.0, fail_value=-1.0))
+    assert outcome_scores(VERDICTS, signed).tolist() == [1.0, -1.0, -1.0, -1.0]
+
+
+def test_pass_rate_scores():
+    # a program with no tests run (empty verdict) counts as 0, never as a pass
+    assert outcome_scores(VERDICTS, RewardConfig(name="pass_rate")).tolist() == [1.0, 0.5, 0.0, 0.0]
+    with pytest.raises(ValueError):
+        outcome_scores(VERDICTS, RewardConfig(name="bleu"))
+
+
+def test_outcome_reward_on_last_real_token():
+    mask = torch.tensor([[1.0, 1.0, 1.0, 1.0], [1.0, 1.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    scores = torch.tensor([1.0, 0.5, -1.0, 7.0])
+    r = outcome_reward_tensor(scores, mask)
+    expected = torch.tensor([[0, 0, 0, 1.0], [0, 0.5, 0, 0], [-1.0, 0, 0, 0], [0, 0, 0, 0]])
+    assert torch.equal(r, expected)  # the empty response has no token to carry its reward
+
+
+def test_dense_prm_rewards_positions_and_values():
+    r = dense_prm_rewards(
+        prm_scores=[[1.0, -1.0, 0.5], [0.8, 0.6], [0.4, 0.2]],
+        line_end_tokens=[[1, 4, 6], [2, 2], [0, 3]],
+        passed=[False, False, True], T=8, lambda_fail=0.6, lambda_pass=0.0, length_norm=True,
+    )
+    expected = torch.zeros(3, 8)
+    expected[0, 1], expected[0, 4], expected[0, 6] = 0.6 * 1.0 / 3, 0.6 * -1.0 / 3, 0.6 * 0.5 / 3
+    expected[1, 2] = 0.6 * (0.8 + 0.6) / 2  # two lines ending in one (merged-newline) token add up
+    # row 2 passed: lambda_pass = 0 switches the PRM off once a solution is found
+    assert torch.allclose(r, expected, atol=1e-7)
+
+    unnormalised = dense_prm_rewards([[1.0, -1.0, 0.5]], [[1, 4, 6]], [True], T=8,
+                                     lambda_fail=0.6, lambda_pass=0.3, length_norm=False)
+    assert torch.allclose(unnormalised[0, [1, 4, 6]], torch.tensor([0.3, -0.3, 0.15]))
+
+
+def test_dense_prm_sum_bounded_by_lambda_with_length_norm():
+    g = torch.Generator().manual_seed(0)
+    lam = 0.5
+    for n_lines in (1, 3, 17, 60):
+        # out-of-range PRM outputs (a regression head can overshoot) are clamped to the label range
+        scores = [(torch.rand(n_lines, generator=g) * 3 - 1).tolist()]
+        ends = [sorted(torch.randint(0, 64, (n_lines,), generator=g).tolist())]
+        r = dense_prm_rewards(scores, ends, [False], T=64, lambda_fail=lam, lambda_pass=0.0, length_norm=True)
+        assert abs(r.sum().item()) <= lam + 1e-6
+    all_good = dense_prm_rewards([[1.0] * 40], [list(range(40))], [False], T=40, lambda_fail=lam,
+                                 lambda_pass=0.0, length_norm=True)
+    assert all_good.sum().item() == pytest.approx(lam)  # writing more lines cannot earn more than lambda
+
+
+def test_dense_prm_rewards_rejects_bad_input():
+    with pytest.raises(ValueError):
+        dense_prm_rewards([[1.0, 0.5]], [[1]], [False], T=4, lambda_fail=1, lambda_pass=0)
+    with pytest.raises(ValueError):
+        dense_prm_rewards([[1.0]], [[4]], [False], T=4, lambda_fail=1, lambda_pass=0)
+    assert dense_prm_rewards([[]], [[]], [False], T=4, lambda_fail=1, lambda_pass=0).abs().sum() == 0
+
+
+def test_reward_density():
+    scores = torch.tensor([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.5, 0.25, 0.75])
+    groups = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 3, 3])
+    d = reward_density(scores, groups)
+    # groups 0 and 3 have variance; 1 (all zero) and 2 (all .5) do not. 5 of 10 scores are non-zero.
+    assert d == {"reward/nonzero_group_var_frac": 0.5, "reward/nonzero_frac": 0.5}

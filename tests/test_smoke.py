@@ -1,0 +1,82 @@
+"""Smoke runs of the real entry point, in subprocesses, on the seconds-scale experiment."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_prmlab(tmp_path, *args, timeout=600):
+    env = dict(os.environ, PRMLAB_CACHE=str(tmp_path / "cache"), WANDB_MODE="offline", PYTHONUNBUFFERED="1")
+    return subprocess.run([sys.executable, "-m", "prmlab.run", *args, f"hydra.run.dir={tmp_path}/run",
+                           f"hydra.sweep.dir={tmp_path}/sweep", "progress=false"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_smoke_run_writes_the_four_records(tmp_path):
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none")
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = tmp_path / "run"
+    for f in ("config.yaml", "metrics.jsonl", "summary.json", "samples.jsonl"):
+        assert (run / f).is_file(), f
+    summary = json.loads((run / "summary.json").read_text())
+    assert [s for s in summary["stages"]] == ["tasks", "sft", "eval"]
+    assert all(s["status"] == "computed" for s in summary["stages"].values())
+    assert 0.0 <= summary["eval/pass@1"] <= 1.0
+    samples = [json.loads(l) for l in (run / "samples.jsonl").read_text().splitlines()]
+    assert len(samples) == summary["tasks/n_test"] * 2
+    assert {"problem_id", "difficulty", "category", "response", "n_tokens", "all_passed", "pass_rate", "error",
+            "outcomes"} <= set(samples[0])
+    # the rerun reuses every stage
+    r2 = run_prmlab(tmp_path, "experiment=smoke", "logger=none")
+    assert r2.returncode == 0
+    assert all(s["status"] == "reused" for s in json.loads((run / "summary.json").read_text())["stages"].values())
+
+
+def test_multirun_shares_upstream_stages(tmp_path):
+    r = run_prmlab(tmp_path, "-m", "experiment=smoke", "strategy=full,revised_only", "logger=none")
+    assert r.returncode == 0, r.stderr[-3000:]
+    jobs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir() and (p / "summary.json").exists())
+    assert [j.name for j in jobs] == ["0_strategy=full", "1_strategy=revised_only"]
+    s0, s1 = (json.loads((j / "summary.json").read_text()) for j in jobs)
+    assert all(s["status"] == "computed" for s in s0["stages"].values())
+    assert all(s["status"] == "reused" for s in s1["stages"].values())
+    assert {k: v["key"] for k, v in s0["stages"].items()} == {k: v["key"] for k, v in s1["stages"].items()}
+
+
+def test_wandb_offline_logs_the_same_metrics(tmp_path):
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=wandb", "eval.n_samples=1", "eval.ks=[1]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    runs = list((tmp_path / "run" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and list(runs[0].glob("*.wandb"))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["model=hf", "model.path=/nonexistent/ckpt"], "model.path"),
+    (["task=livecodebench", "task.path=/nonexistent.jsonl"], "task.path"),
+    (["algo.loss_agg=bogus"], "algo.loss_agg"),
+])
+def test_bad_input_exits_nonzero_with_a_clear_message(tmp_path, args, needle):
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", *args, timeout=120)
+    assert r.returncode == 2
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("manifest.json"))
+
+
+def test_malformed_task_file_names_the_line(tmp_path):
+    bad = tmp_path / "lcb.jsonl"
+    bad.write_text('{"question_title": "x"}\nnot json\n')
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "task=livecodebench", f"task.path={bad}", timeout=120)
+    assert r.returncode == 2
+    assert "lcb.jsonl" in r.stderr and "line" in r.stderr
+    assert not any((tmp_path / "cache").rglob("manifest.json"))
+
+
+def test_typo_fails_at_compose(tmp_path):
+    r = run_prmlab(tmp_path, "experiment=smoke", "algo.stepz=3", timeout=120)
+    assert r.returncode != 0 and "stepz" in r.stderr

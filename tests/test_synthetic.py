@@ -1,0 +1,222 @@
+"""Tests of the embedded synthetic task suite (prmlab/tasks/synthetic.py).
+
+References and their mutants are run with plain ``exec`` in a fresh namespace: the code is the
+suite's own (trusted), and these tests must not depend on the sandbox. Return values are compared
+with ``==`` after a JSON round-trip, as the sandbox's parent process does. A SIGALRM timer bounds
+each program, because a mutant can loop forever (``while n > 0`` -> ``while n >= 0``).
+"""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import time
+from collections import Counter
+
+import pytest
+
+from prmlab.tasks import synthetic as S
+from prmlab.types import Problem
+
+DEFAULT = (0, 600, 60, 150)  # the TaskConfig defaults
+
+
+@pytest.fixture(scope="module")
+def suite() -> list[Problem]:
+    return S.generate_suite(*DEFAULT)
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _raise_timeout(signum, frame):
+    raise _Timeout()
+
+
+def _run_tests(problem: Problem, response: str, limit_s: float = 0.5) -> list[bool]:
+    """Per-test pass/fail of ``code_prefix + response``; compile errors, exceptions, timeouts fail."""
+    previous = signal.signal(signal.SIGALRM, _raise_timeout)
+    signal.setitimer(signal.ITIMER_REAL, limit_s)
+    try:
+        namespace: dict = {}
+        try:
+            exec(problem.build_program(response), namespace)
+            fn = namespace[problem.entry_point]
+        except _Timeout:
+            raise
+        except Exception:
+            return [False] * len(problem.tests)
+        results = []
+        for test in problem.tests:
+            try:
+                got = json.loads(json.dumps(fn(*json.loads(json.dumps(test.input)))))
+                results.append(got == test.expected)
+            except _Timeout:
+                raise
+            except Exception:
+                results.append(False)
+        return results
+    except _Timeout:
+        return [False] * len(problem.tests)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+_SWAP = {">": ">=", ">=": ">", "<": "<=", "<=": "<"}
+
+
+def _off_by_one(body: str) -> str | None:
+    """A typical small mistake: the first ordering comparison loses/gains its ``=``; without one,
+    the first integer literal is increased by 1. None when neither applies."""
+    m = re.search(r"(?<![<>=!])(>=|<=|>|<)(?!=)", body)
+    if m:
+        return body[: m.start()] + _SWAP[m.group(1)] + body[m.end():]
+    m = re.search(r"(?<![\w.])(\d+)(?![\w.])", body)
+    if m:
+        return body[: m.start()] + str(int(m.group(1)) + 1) + body[m.end():]
+    return None
+
+
+def _plain(value) -> bool:
+    """Only the JSON types the brief allows: int, float, str, bool, None, lists, str-keyed dicts."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+def _key(p: Problem) -> str:
+    return json.dumps([p.meta["family"], p.meta["params"]], sort_keys=True)
+
+
+def test_deterministic_and_seed_dependent():
+    a = [p.to_dict() for p in S.generate_suite(3, 60, 12, 30)]
+    b = [p.to_dict() for p in S.generate_suite(3, 60, 12, 30)]
+    c = [p.to_dict() for p in S.generate_suite(4, 60, 12, 30)]
+    assert a == b
+    assert [p["prompt"] for p in a] != [p["prompt"] for p in c]
+
+
+def test_split_sizes_ids_and_fields(suite):
+    assert Counter(p.split for p in suite) == {"train": 600, "val": 60, "test": 150}
+    assert [p.split for p in suite] == ["train"] * 600 + ["val"] * 60 + ["test"] * 150
+    assert len({p.id for p in suite}) == len(suite)
+    for p in suite:
+        assert p.source == "synthetic"
+        assert p.code_prefix == p.prompt
+        assert p.prompt.endswith("):\n")
+        assert re.search(rf"^def {p.entry_point}\(", p.prompt, re.M)
+        assert p.reference.endswith("\n") and not p.reference.endswith("\n\n")
+        assert all(line.startswith("    ") for line in p.reference.splitlines())
+        assert len(p.tests) >= 8
+        assert len({json.dumps(t.input) for t in p.tests}) == len(p.tests)  # no repeated test
+        for t in p.tests:
+            assert t.kind == "functional" and isinstance(t.input, list)
+            assert _plain(t.input) and _plain(t.expected)
+        assert Problem.from_dict(json.loads(json.dumps(p.to_dict()))) == p  # survives problems.jsonl
+
+
+def test_splits_disjoint(suite):
+    prompts = {s: {p.prompt for p in suite if p.split == s} for s in ("train", "val", "test")}
+    keys = {s: {_key(p) for p in suite if p.split == s} for s in ("train", "val", "test")}
+    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+        assert not prompts[a] & prompts[b]
+        assert not keys[a] & keys[b]  # not even the same task in other words or the other category
+    assert len({_key(p) for p in suite}) == len(suite)
+
+
+def test_test_split_does_not_depend_on_n_train(suite):
+    small = S.generate_suite(0, 30, 60, 150)
+    assert [p.to_dict() for p in small if p.split == "test"] == [p.to_dict() for p in suite if p.split == "test"]
+
+
+def test_tiers_line_counts_and_balance(suite):
+    for p in suite:
+        lo, hi = S.TIER_LINES[p.difficulty]
+        n = len([line for line in p.reference.splitlines() if line.strip()])
+        assert lo <= n <= hi and n == p.meta["n_lines"], (p.id, n)
+    for split, size in (("train", 600), ("val", 60), ("test", 150)):
+        tiers = Counter(p.difficulty for p in suite if p.split == split)
+        assert tiers == {t: size // 3 for t in S.TIERS}
+        cells = Counter((p.difficulty, p.category) for p in suite if p.split == split)
+        for tier in S.TIERS:  # categories alternate within a tier: equal shares, +-1
+            assert abs(cells[(tier, "nl2alg")] - cells[(tier, "contest")]) <= 1
+            assert cells[(tier, "nl2alg")] > 0 and cells[(tier, "contest")] > 0
+    uneven = S.generate_suite(1, 10, 4, 5)  # remainders go to the easier tiers
+    assert Counter(p.difficulty for p in uneven if p.split == "train") == {"easy": 4, "medium": 3, "hard": 3}
+
+
+def test_prompt_format_per_category(suite):
+    for p in suite:
+        comments = p.prompt.splitlines()[:-1]
+        assert comments and all(line.startswith("# ") for line in comments)
+        steps = [line for line in comments if line.startswith("# Step ")]
+        if p.category == "contest":
+            assert not steps and len(comments) <= 4
+        else:
+            assert p.category == "nl2alg" and len(comments) <= 8
+            assert [s.split(":")[0] for s in steps] == [f"# Step {i}" for i in range(1, len(steps) + 1)]
+            assert len(steps) >= 2
+
+
+def test_families_shared_across_splits(suite):
+    names = S.family_names()
+    assert len(names["easy"]) >= 8 and len(names["medium"]) >= 8 and len(names["hard"]) >= 8
+    assert sum(len(v) for v in names.values()) >= 25
+    by_split = {s: {p.meta["family"] for p in suite if p.split == s} for s in ("train", "test")}
+    assert by_split["train"] == {f for v in names.values() for f in v}  # every family is trained on
+    assert by_split["test"] <= by_split["train"]
+    family_tier = {f: t for t, fs in names.items() for f in fs}
+    assert all(family_tier[p.meta["family"]] == p.difficulty for p in suite)
+    # the same family appears in both styles
+    styles = Counter((p.meta["family"], p.category) for p in suite if p.split == "train")
+    assert all(styles[(f, "nl2alg")] and styles[(f, "contest")] for f in family_tier)
+
+
+def test_every_reference_passes_all_its_tests(suite):
+    failing = [p.id for p in suite if not all(_run_tests(p, p.reference))]
+    assert failing == []
+
+
+def test_off_by_one_mutants_pass_some_but_not_all_tests(suite):
+    """Pass rate and binary reward must differ on typical near-miss programs. (A mutant that loops
+    forever is cut after 50 ms; correct programs here run in well under a millisecond.)"""
+    outcome = Counter()
+    for p in suite:
+        mutant = _off_by_one(p.reference)
+        if mutant is None:
+            outcome["no mutation"] += 1
+            continue
+        rate = sum(_run_tests(p, mutant, limit_s=0.05)) / len(p.tests)
+        outcome["all fail" if rate == 0 else "all pass" if rate == 1 else "partial"] += 1
+    assert outcome["no mutation"] < 0.1 * len(suite)
+    assert outcome["partial"] >= 0.6 * len(suite), outcome  # measured 0.70 on the default suite
+    assert outcome["all pass"] <= 0.1 * len(suite), outcome
+
+
+def test_constant_answers_score_low(suite):
+    """No answer dominates a problem's tests, so returning a constant earns little pass rate."""
+    shares = [Counter(json.dumps(t.expected) for t in p.tests).most_common(1)[0][1] / len(p.tests) for p in suite]
+    assert sum(shares) / len(shares) < 0.4  # measured 0.32
+    assert sum(s > 0.7 for s in shares) < 0.05 * len(shares)
+
+
+def test_generation_is_fast():
+    start = time.perf_counter()
+    problems = S.generate_suite(7, 700, 100, 200)
+    elapsed = time.perf_counter() - start
+    assert len(problems) == 1000
+    assert elapsed < 2.0  # ~0.5 s here; slack for a loaded shared machine
+
+
+def test_exhausted_family_space_raises(monkeypatch):
+    # merge has 22 parameterisations; asking for 30 hard problems from it alone must fail loudly
+    monkeypatch.setitem(S._FAMILIES, "hard", [S._merge])
+    S.generate_suite(0, 0, 0, 3 * 20)
+    with pytest.raises(ValueError, match="no unused hard"):
+        S.generate_suite(0, 0, 0, 3 * 30)
