@@ -128,6 +128,14 @@ class EvalConfig:
 
 
 @dataclass
+class GradientsConfig:
+    enabled: bool = False  # run the pass-rate study's gradient analyses on the baseline's checkpoints
+    prompts: int = 16  # prompt groups per checkpoint
+    group_size: int = 8  # responses per prompt
+    step_size: float = 0.05  # norm of the probe update used for the change in full-pass log-prob
+
+
+@dataclass
 class LoggerConfig:
     name: str = "wandb"  # wandb | none
     project: str = "prmlab"  # W&B project
@@ -147,6 +155,7 @@ class Config:
     strategy: StrategyConfig = field(default_factory=StrategyConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    gradients: GradientsConfig = field(default_factory=GradientsConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     seed: int = 0  # seed of training and sampling
     device: str = "auto"  # auto | cpu | cuda

@@ -5,6 +5,8 @@
 * ``algo=none``: tasks → sft → eval (the SFT policy is evaluated).
 * an RL algorithm without PRM: tasks → sft → rl_baseline → eval.
 * with ``prm.dense`` or ``prm.value_init``: the whole chain; eval evaluates ``rl``.
+* ``gradients.enabled``: the pass-rate study's gradient analyses on the baseline's checkpoints
+  (with prm_collect for the calibration analysis).
 
 ``reads`` lists every config field a stage uses; it *is* the stage's cache key (with the
 upstream keys and the stage version), so e.g. ``strategy`` only enters at ``prm_select``, and a
@@ -49,6 +51,8 @@ STAGES: dict[str, Stage] = {
         Stage("rl", 1,
               ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm"),
               _lazy("prmlab.trainer:rl_stage")),
+        Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
+              _lazy("prmlab.gradients:gradients_stage")),
         Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),
     ]
 }
@@ -73,5 +77,10 @@ def build_plan(cfg) -> list[PlannedStage]:
                 P("rl", tasks="tasks", sft="sft", baseline="rl_baseline", prm="prm_train"),
             ]
             policy = "rl"
+    if cfg.algo.name != "none" and cfg.gradients.enabled:
+        # (c) calibration needs the PRM labels of the baseline's samples
+        if not uses_prm(cfg):
+            plan.append(P("prm_collect", tasks="tasks", baseline="rl_baseline"))
+        plan.append(P("gradients", tasks="tasks", baseline="rl_baseline", prm="prm_collect"))
     plan.append(P("eval", tasks="tasks", policy=policy))
     return plan
