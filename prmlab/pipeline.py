@@ -56,6 +56,7 @@ class Stage:
     version: int  # bump when the stage's code changes what it computes
     reads: tuple[str, ...]  # dotted config paths the stage reads (all of them)
     fn: Callable[[StageContext], Optional[dict]]  # returns summary figures (JSON-able) or None
+    distributed: bool = False  # under torchrun every rank runs it (RL); else rank 0 alone
 
 
 @dataclass
@@ -150,7 +151,22 @@ def plan_keys(cfg: DictConfig, plan: list[PlannedStage]) -> list[PlannedStage]:
     return plan
 
 
+class NullTracker:
+    """What non-main ranks log to: nothing (rank 0 writes the records)."""
+
+    stage = ""
+
+    def log(self, *args, **kwargs) -> None:
+        pass
+
+
 def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runtime: Any, tracker: Any) -> list[StageResult]:
+    """Run (or reuse) every planned stage in order. Under torchrun, rank 0 owns the cache and
+    tells the other ranks, by one broadcast per stage (two for a data-parallel stage it
+    computes: "compute" before, "done" after), whether to join the computation or to read the
+    finished entry."""
+    from prmlab import distributed as D
+
     plan_keys(cfg, plan)
     paths: dict[str, Path] = {}
     results = []
@@ -158,20 +174,37 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
         st = p.stage
         fields = select_fields(cfg, st.reads)
         inputs = {alias: paths[name] for alias, name in p.inputs.items()}
+        scratch = cache.entry(st.name, p.key).parent / f".scratch-{p.key}"
         t0 = time.time()
 
-        def compute(tmp: Path, st=st, fields=fields, inputs=inputs) -> dict:
-            log.info("stage %s: computing (key %s)", st.name, p.key)
-            scratch = cache.entry(st.name, p.key).parent / f".scratch-{p.key}"
-            ctx = StageContext(st.name, OmegaConf.create(fields), tmp, inputs, runtime, tracker, scratch)
-            tracker.stage = st.name
-            summary = st.fn(ctx)
-            shutil.rmtree(scratch, ignore_errors=True)
-            return summary
+        def call(out: Path, trk: Any, st=st, fields=fields, inputs=inputs, scratch=scratch) -> dict:
+            ctx = StageContext(st.name, OmegaConf.create(fields), out, inputs, runtime, trk, scratch)
+            trk.stage = st.name
+            return st.fn(ctx) or {}
 
-        meta = {"stage": st.name, "version": st.version, "key": p.key, "fields": fields,
-                "inputs": {a: str(v) for a, v in inputs.items()}}
-        path, status, summary = cache.get_or_compute(st.name, p.key, compute, meta)
+        if D.is_main():
+            def compute(tmp: Path, st=st, call=call, scratch=scratch) -> dict:
+                log.info("stage %s: computing (key %s)", st.name, p.key)
+                if st.distributed:
+                    D.broadcast(("compute",))
+                summary = call(tmp, tracker)
+                shutil.rmtree(scratch, ignore_errors=True)
+                return summary
+
+            meta = {"stage": st.name, "version": st.version, "key": p.key, "fields": fields,
+                    "inputs": {a: str(v) for a, v in inputs.items()}}
+            path, status, summary = cache.get_or_compute(st.name, p.key, compute, meta)
+            if D.world() > 1:
+                D.broadcast(("done", path, status, summary))
+        else:
+            msg = D.broadcast(None)
+            if msg[0] == "compute":  # join the data-parallel computation; rank 0 keeps the output
+                import tempfile
+
+                with tempfile.TemporaryDirectory(prefix=f"prmlab-rank{D.rank()}-") as tmp:
+                    call(Path(tmp), NullTracker())
+                msg = D.broadcast(None)
+            _, path, status, summary = msg
         dt = time.time() - t0
         if status == "reused":
             log.info("stage %s: reused cache entry %s", st.name, path)

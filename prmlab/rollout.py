@@ -9,6 +9,11 @@ Line steps: a response is split on ``"\\n"``; the *line-end token* of line j is 
 character span covers that line's newline. Byte-level BPE merges a newline with the following
 indentation (``"\\n    "`` is one token), so spans come from the tokenizer's decoded pieces, not
 from counting newline tokens. A final line without a newline ends at the last response token.
+
+Randomness is counter-based: row i draws its token at step t by the Gumbel-max trick with noise
+``hash(seed_i, t, token)``, so a sequence's sample depends only on its own seed and logits — not
+on which other sequences share its batch, the batch size or the number of data-parallel ranks
+(a 2-process run samples exactly what the 1-process run samples for the same seeds).
 """
 from __future__ import annotations
 
@@ -87,6 +92,31 @@ def _filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tens
     return logits
 
 
+_MASK62 = (1 << 62) - 1
+
+
+def _mix(x: torch.Tensor) -> torch.Tensor:
+    """A splitmix-style integer hash on int64 tensors (kept non-negative by masking)."""
+    x = (x ^ (x >> 31)) * 0x5BD1E9955BD1E995 & _MASK62
+    x = (x ^ (x >> 29)) * 0x27D4EB2F165667C5 & _MASK62
+    return x ^ (x >> 32)
+
+
+def gumbel_noise(seeds: torch.Tensor, step: int, vocab: int) -> torch.Tensor:
+    """Gumbel(0, 1) noise [B, V] that is a pure function of (seed_b, step, token)."""
+    tok = torch.arange(vocab, device=seeds.device, dtype=torch.long)
+    x = _mix(seeds[:, None] * 0x2545F4914F6CDD1D + ((step + 1) * 0x9E3779B97F4A7C1 & _MASK62) & _MASK62)
+    x = _mix(x + tok[None, :] * 0x632BE59BD9B4E019 & _MASK62)
+    u = ((x >> 9) & ((1 << 53) - 1)).double() / float(1 << 53)
+    u = u.clamp(1e-12, 1 - 1e-12)
+    return -torch.log(-torch.log(u)).float()
+
+
+def row_seeds(base: int, n: int) -> list[int]:
+    """Distinct, well-mixed per-row seeds derived from one integer."""
+    return _mix(torch.arange(n, dtype=torch.long) + ((base * 0x3C6EF372FE94F82B) & _MASK62) & _MASK62).tolist()
+
+
 def _first_stop(text: str, stops: Sequence[str]) -> int:
     cut = -1
     for s in stops:
@@ -105,6 +135,7 @@ def sample(
     *,
     stops: Optional[Sequence[Sequence[str]]] = None,
     problem_ids: Optional[Sequence[str]] = None,
+    seeds: Optional[Sequence[int]] = None,
     generator: Optional[torch.Generator] = None,
     progress=None,
 ) -> list[Rollout]:
@@ -113,6 +144,8 @@ def sample(
     A prompt is text, or already a list of token ids (PRM prefix checks continue from the
     response's own tokens so that BPE merges at the prefix boundary stay as sampled)."""
     device = next(model.parameters()).device
+    if seeds is None:  # draw per-row seeds from the generator (or torch's global RNG)
+        seeds = torch.randint(0, 1 << 62, (len(prompts),), generator=generator).tolist()
     stops = stops or [()] * len(prompts)
     problem_ids = problem_ids or [""] * len(prompts)
     prompt_ids = [list(p) if not isinstance(p, str) else tokenizer(p, add_special_tokens=False)["input_ids"]
@@ -124,7 +157,7 @@ def sample(
     for start in range(0, len(order), params.batch_size):
         idx = order[start : start + params.batch_size]
         gen, lps = _decode_batch(model, [prompt_ids[i] for i in idx], params, eos, [stops[i] for i in idx],
-                                 tokenizer, device, generator)
+                                 tokenizer, device, torch.tensor([seeds[i] for i in idx], device=device))
         for j, i in enumerate(idx):
             out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], gen[j], lps[j], eos, stops[i],
                                    params.max_new_tokens)
@@ -133,7 +166,7 @@ def sample(
     return out  # type: ignore[return-value]
 
 
-def _decode_batch(model, prompt_ids, params, eos, stops, tokenizer, device, generator):
+def _decode_batch(model, prompt_ids, params, eos, stops, tokenizer, device, seeds):
     B = len(prompt_ids)
     P = max(len(p) for p in prompt_ids)
     pad = eos if eos is not None else 0
@@ -161,8 +194,9 @@ def _decode_batch(model, prompt_ids, params, eos, stops, tokenizer, device, gene
         if params.temperature <= 1e-6:
             nxt = logits.argmax(-1)
         else:
-            probs = _filter_logits(logits, params.top_k, params.top_p).softmax(-1)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+            # Gumbel-max over the filtered logits = a draw from the filtered softmax
+            filtered = _filter_logits(logits, params.top_k, params.top_p)
+            nxt = (filtered + gumbel_noise(seeds, t, filtered.shape[-1])).argmax(-1)
         nxt = torch.where(done, torch.full_like(nxt, pad), nxt)
         gen[:, t] = nxt
         lps[:, t] = logp_all.gather(-1, nxt[:, None]).squeeze(-1)

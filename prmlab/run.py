@@ -52,9 +52,21 @@ def _slug(s: str) -> str:
     return (s[:120] or "default").strip("-")
 
 
+def _run_name(stamp: str) -> str:
+    """Run dir name: ``<time>_<pid>``; under torchrun every rank agrees on ``torchrun-<id>``
+    (rank 0 writes the records there, rank r logs to ``torchrun-<id>/rank<r>``)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        base = f"torchrun-{os.environ.get('TORCHELASTIC_RUN_ID', 'none')}"
+        r = int(os.environ.get("RANK", "0"))
+        return base if r == 0 else f"{base}/rank{r}"
+    return f"{stamp}_{os.getpid()}"
+
+
 def _register_resolvers() -> None:
     if not OmegaConf.has_resolver("prmlab_pid"):
         OmegaConf.register_new_resolver("prmlab_pid", lambda: str(os.getpid()))
+    if not OmegaConf.has_resolver("prmlab_run_name"):
+        OmegaConf.register_new_resolver("prmlab_run_name", _run_name)
     if not OmegaConf.has_resolver("prmlab_slug"):
         OmegaConf.register_new_resolver("prmlab_slug", _slug)
 
@@ -84,6 +96,7 @@ def validate(cfg: DictConfig) -> None:
 
 
 def run(cfg: DictConfig) -> dict:
+    from prmlab import distributed as D
     from prmlab.pipeline import StageCache, run_plan
     from prmlab.runtime import Runtime
     from prmlab.stages import build_plan
@@ -91,19 +104,25 @@ def run(cfg: DictConfig) -> dict:
 
     t0 = time.time()
     validate(cfg)
+    D.init(cfg.device)
+    main_rank = D.is_main()
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
+    if main_rank:
+        (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
     overrides = [o for o in hc.overrides.task]
     plan = build_plan(cfg)
-    tracker = Tracker(run_dir, cfg.logger, config=resolved, group=cfg.experiment, job_type=plan[-2].stage.name,
+    tracker = Tracker(run_dir, cfg.logger if main_rank else None, config=resolved, group=cfg.experiment, job_type=plan[-2].stage.name,
                       name=" ".join(overrides) or "default", tags=tuple(cfg.tags))
     runtime = None
     exit_code = 1
     try:
         runtime = Runtime(cfg)
         results = run_plan(cfg, plan, StageCache(cfg.cache_dir), runtime, tracker)
+        if not main_rank:
+            exit_code = 0
+            return {}
         eval_dir = results[-1].path
         if (eval_dir / "samples.jsonl").is_file():
             shutil.copyfile(eval_dir / "samples.jsonl", run_dir / "samples.jsonl")
@@ -124,6 +143,7 @@ def run(cfg: DictConfig) -> dict:
         if runtime is not None:
             runtime.close()
         tracker.finish(exit_code)
+        D.destroy()
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:

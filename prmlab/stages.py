@@ -39,7 +39,7 @@ STAGES: dict[str, Stage] = {
     for s in [
         Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage")),
         Stage("sft", 1, ("model", "sft", "seed"), _lazy("prmlab.sft:sft_stage")),
-        Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.trainer:rl_baseline_stage")),
+        Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.trainer:rl_baseline_stage"), distributed=True),
         Stage("prm_collect", 1,
               ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",
                "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
@@ -50,7 +50,7 @@ STAGES: dict[str, Stage] = {
               _lazy("prmlab.prm.train:prm_train_stage")),
         Stage("rl", 1,
               ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm"),
-              _lazy("prmlab.trainer:rl_stage")),
+              _lazy("prmlab.trainer:rl_stage"), distributed=True),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
               _lazy("prmlab.gradients:gradients_stage")),
         Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),

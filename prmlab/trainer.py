@@ -8,6 +8,13 @@ policy. ``algo.n_checkpoints`` (C) policy + value checkpoints are kept at evenly
 (the last one is the final model) for PRM data collection, and a resume checkpoint is written to
 the stage's scratch dir so a killed run continues from its last checkpoint.
 
+Data parallel (torchrun): every rank draws the same prompts, takes its contiguous share of the
+prompt groups (groups never straddle ranks, so GRPO/RLOO advantages are exact), samples with the
+same per-row seeds a single process would use, executes in its own sandbox pool, and updates a
+DDP-wrapped policy (gradients all-reduced). ``algo.minibatch_size`` is global (divided by the
+world size per rank). Logged metrics are means of the ranks' means (equal shares). PPO's
+advantage whitening uses each rank's own batch statistics.
+
 The old log-probs are recomputed with a full forward pass after sampling rather than taken from
 the sampler, so ratios start at exactly 1 (the KV-cache path differs in the last bits).
 """
@@ -23,9 +30,11 @@ from typing import Optional
 
 import torch
 
+from prmlab import distributed as D
+from prmlab.errors import PrmlabError
 from prmlab.models import ScalarHeadModel, load_policy, load_tokenizer
 from prmlab.prm.label import is_neutral_line
-from prmlab.rollout import SamplingParams, sample
+from prmlab.rollout import SamplingParams, row_seeds, sample
 from prmlab.tasks import PROBLEMS_FILE, read_problems
 from prmlab.types import Rollout, RolloutBatch
 
@@ -101,6 +110,20 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
                        else ScalarHeadModel.from_causal_lm(sft_path, rt.device, rt.dtype))
         value_opt = torch.optim.AdamW(value_model.parameters(), lr=acfg.value_lr, weight_decay=0.0)
     dense = prm is not None and bool(cfg.prm.dense)
+    world, rank = D.world(), D.rank()
+    if acfg.prompts_per_step % world:
+        raise PrmlabError(f"algo.prompts_per_step={acfg.prompts_per_step} must be divisible by the {world} ranks")
+    update_cfg = acfg
+    train_policy, train_value = policy, value_model
+    if world > 1:
+        from omegaconf import OmegaConf
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        update_cfg = OmegaConf.merge(acfg, {"minibatch_size": max(1, acfg.minibatch_size // world)})
+        ids_ = [rt.device.index] if rt.device.type == "cuda" else None
+        train_policy = DDP(policy, device_ids=ids_)
+        if value_model is not None:
+            train_value = DDP(value_model, device_ids=ids_)
 
     start = 0
     resume = ctx.scratch / "resume.pt" if ctx.scratch is not None else None
@@ -117,21 +140,24 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
     ckpts = checkpoint_steps(acfg.steps, acfg.n_checkpoints)
     params = SamplingParams(acfg.temperature, acfg.top_p, acfg.top_k, acfg.max_new_tokens, batch_size=512)
     pad = tokenizer.pad_token_id
-    bar = rt.progress(acfg.steps, ctx.name)
+    bar = rt.progress(acfg.steps, ctx.name) if D.is_main() else rt.progress(0, "")
     bar.update(start)
     last: dict = {}
     for step in range(start, acfg.steps):
         # Seeded per step, so a resumed run draws the same prompts and samples as an uninterrupted one.
         rng = random.Random(cfg.seed * 100003 + step)
-        gen = torch.Generator(device=rt.device).manual_seed(cfg.seed * 100003 + step)
         chosen = rng.sample(problems, min(acfg.prompts_per_step, len(problems)))
+        first = sum(len(D.shard(chosen, r, world)) for r in range(rank)) * acfg.group_size
+        seeds = row_seeds(cfg.seed * 100003 + step, len(chosen) * acfg.group_size)
+        chosen = D.shard(chosen, rank, world)
+        seeds = seeds[first : first + len(chosen) * acfg.group_size]
         reps = [p for p in chosen for _ in range(acfg.group_size)]
         group_ids = torch.tensor([i for i in range(len(chosen)) for _ in range(acfg.group_size)])
 
         t0 = time.time()
         policy.eval()
         rollouts = sample(policy, tokenizer, [p.prompt for p in reps], params, stops=[p.stop for p in reps],
-                          problem_ids=[p.id for p in reps], generator=gen)
+                          problem_ids=[p.id for p in reps], seeds=seeds)
         t1 = time.time()
         verdicts = rt.sandbox.evaluate(reps, [r.response for r in rollouts])
         t2 = time.time()
@@ -157,7 +183,7 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
                              group_ids=group_ids.to(rt.device), prompt_len=P, values=values)
         advantages, returns = algo.compute_advantages(batch, acfg)
         policy.train()
-        stats = algo.update(policy, opt, batch, advantages, returns, acfg, value_model=value_model,
+        stats = algo.update(train_policy, opt, batch, advantages, returns, update_cfg, value_model=train_value,
                             value_optimizer=value_opt)
         t3 = time.time()
 
@@ -174,12 +200,17 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
         m.update(rewards.reward_density(scores.cpu(), group_ids))
         m.update(rollout_stats(rollouts))
         m.update(stats)
+        if world > 1:  # every rank had an equal share: the mean of the ranks' means
+            ms = D.all_gather(m)
+            m = {k: sum(x[k] for x in ms) / world for k in m}
         ctx.tracker.log(m, step=step)
         last = m
         bar.update(1)
         bar.set_postfix(reward=f"{m['reward/mean']:.3f}", all_pass=f"{m['reward/all_pass_rate']:.2f}")
 
         done = step + 1
+        if not D.is_main():
+            continue
         if done in ckpts:
             c = ckpts.index(done)
             _save(ctx.out / "checkpoints" / f"c{c}", policy, tokenizer, value_model)
@@ -194,6 +225,8 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
             if done in ckpts:
                 _save(ctx.scratch / "checkpoints" / f"c{ckpts.index(done)}", policy, tokenizer, value_model)
     bar.close()
+    if not D.is_main():
+        return {}
     # Checkpoints written before an interruption were kept in scratch; bring them into the entry.
     if ctx.scratch is not None and (ctx.scratch / "checkpoints").is_dir():
         import shutil

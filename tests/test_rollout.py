@@ -97,3 +97,35 @@ def test_hf_checkpoint_loads_through_the_same_code(tiny, tmp_path):
     tok2, m2 = load_tokenizer(tmp_path), load_policy(tmp_path, torch.device("cpu"))
     x = torch.tensor([tok2("def f(xs):")["input_ids"]])
     assert torch.allclose(model(x).logits, m2(x).logits)
+
+
+def test_gumbel_noise_is_gumbel_and_counter_based():
+    from prmlab.rollout import gumbel_noise, row_seeds
+
+    seeds = torch.tensor(row_seeds(7, 4))
+    g = gumbel_noise(seeds, 3, 5000)
+    assert torch.equal(g, gumbel_noise(seeds, 3, 5000))  # pure function of (seed, step, token)
+    assert not torch.equal(g[0], g[1]) and not torch.equal(g, gumbel_noise(seeds, 4, 5000))
+    assert torch.equal(g[2], gumbel_noise(seeds[2:3], 3, 5000)[0])  # independent of the batch
+    # Gumbel(0,1): mean = Euler-Mascheroni constant 0.5772, variance pi^2/6
+    assert g.mean().item() == pytest.approx(0.5772, abs=0.03)
+    assert g.var().item() == pytest.approx(3.14159 ** 2 / 6, abs=0.08)
+
+
+def test_gumbel_sampling_matches_the_softmax():
+    from prmlab.rollout import gumbel_noise, row_seeds
+
+    probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
+    seeds = torch.tensor(row_seeds(1, 20000))
+    draws = (probs.log()[None] + gumbel_noise(seeds, 0, 4)).argmax(-1)
+    freq = torch.bincount(draws, minlength=4).float() / len(draws)
+    assert torch.allclose(freq, probs, atol=0.015)
+
+
+def test_samples_do_not_depend_on_batch_composition(tiny):
+    tok, model, _ = tiny
+    prompts = [TEXTS[i][:40] for i in range(6)]
+    params = SamplingParams(temperature=1.0, max_new_tokens=16, batch_size=6)
+    a = sample(model, tok, prompts, params, seeds=list(range(6)))
+    b = sample(model, tok, prompts[3:], SamplingParams(temperature=1.0, max_new_tokens=16, batch_size=2), seeds=[3, 4, 5])
+    assert [r.response_ids for r in a[3:]] == [r.response_ids for r in b]

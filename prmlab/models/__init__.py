@@ -28,11 +28,12 @@ HEAD_FILE = "scalar_head.pt"
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``auto``: CUDA when present (the rank's own GPU under torchrun), else CPU."""
     if name == "cuda" and not torch.cuda.is_available():
         raise PrmlabError("device: 'cuda' requested but no CUDA device is available (use device=auto or cpu)")
-    return torch.device(name)
+    if name in ("auto", "cuda") and torch.cuda.is_available():
+        return torch.device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+    return torch.device("cpu")
 
 
 def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
