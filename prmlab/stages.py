@@ -20,7 +20,8 @@ from typing import Callable
 from prmlab.pipeline import PlannedStage, Stage
 
 # Sandbox limits change verdicts, so they are part of the key of every stage that executes code.
-SANDBOX_READS = ("sandbox.test_timeout", "sandbox.program_timeout", "sandbox.memory_mb", "sandbox.float_tol")
+SANDBOX_READS = ("sandbox.test_timeout", "sandbox.program_timeout", "sandbox.memory_mb", "sandbox.float_tol",
+                 "sandbox.max_result_bytes", "sandbox.max_processes", "sandbox.file_size_mb", "sandbox.open_files")
 ROLLOUT_READS = ("algo", "reward", "seed") + SANDBOX_READS
 
 

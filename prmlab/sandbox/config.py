@@ -1,8 +1,12 @@
-"""Typed config of the sandbox (the ``sandbox:`` node). No torch import here."""
+"""Typed config of the sandbox (the ``sandbox:`` node). No torch import here.
+
+Defaults suit RL on generated code: short per-test timeouts (a tiny model writes many infinite
+loops), one worker per core, a large dedupe cache (groups of samples repeat a lot).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import List, Optional
 
 
 @dataclass
@@ -12,7 +16,13 @@ class SandboxConfig:
     test_timeout: float = 2.0  # seconds of wall clock per test
     program_timeout: float = 10.0  # seconds of wall clock for all tests of one program
     memory_mb: int = 512  # address-space limit per program
-    max_output_bytes: int = 65536  # stdout/stderr cap per program
+    max_output_bytes: int = 65536  # stdout cap per stdio run (more fails the test; stderr is discarded)
     float_tol: float = 1e-6  # relative/absolute tolerance for numeric stdio/functional comparison
-    cache_size: int = 100000  # entries of the (program, tests) dedupe cache; 0 disables it
+    cache_size: int = 100000  # entries of the (program, tests) dedupe cache; 0 disables it (and in-batch dedupe)
     uid: Optional[int] = None  # unprivileged uid to run programs as (None = nobody when root)
+    max_result_bytes: int = 4194304  # cap on the encoded size of a program's return values (all tests)
+    max_processes: int = 256  # RLIMIT_NPROC of the program uid (counts all its processes/threads on the host)
+    file_size_mb: int = 16  # RLIMIT_FSIZE: largest file a program may write
+    open_files: int = 64  # RLIMIT_NOFILE of a program
+    tmpfs_mb: int = 64  # namespaces: size of each worker's private /tmp, where programs' temp dirs live
+    hide_paths: List[str] = field(default_factory=list)  # namespaces: more host paths to hide from programs
