@@ -274,6 +274,7 @@ class _Launch:
             "max_output_bytes": int(c.max_output_bytes),
             "tmp_root": "/tmp" if self.mode == "namespaces" else None,
             "remove_tmp_root": self.mode == "process",
+            "own_pid_ns": self.mode == "namespaces",  # bwrap --unshare-pid: one pid namespace per worker
         }
 
     def start(self, role: str) -> _Proc:
