@@ -1,0 +1,12 @@
+"""Analysis of prmlab run records: tables, figures and statistics over seeds.
+
+Reads records only (``config.yaml``, ``summary.json``, ``metrics.jsonl``, ``samples.jsonl`` of each
+run and, for PRM figures, the stage-cache entries a run names), never live training state.
+
+- ``collect``: sweep dirs (or a W&B group) → one ``pandas`` row per run; curves; samples.
+- ``stats``: mean and 95% bootstrap interval over seeds; paired-bootstrap and Welch comparisons.
+- ``tables``: Table 1, Table 2, the pass-rate study's table (Markdown, LaTeX, CSV).
+- ``figures``: Figure 3, Figure 4, training curves, reward density, hacking monitors, PRM calibration.
+- ``report``: one results folder with ``index.md`` per experiment (what ``multirun.sh`` calls).
+- ``wandb_report``: the same tables and figures as a W&B Report.
+"""

@@ -1,0 +1,264 @@
+"""The papers' figures from run records (matplotlib, saved as PNG and PDF).
+
+Every point is a mean over seeds with its 95% bootstrap interval (``analysis.stats``) drawn as an
+error bar or a band, and every legend entry carries ``n`` (seeds).
+
+* ``fig3_length``: pass@1 by response-length bucket (buckets = the config's
+  ``eval.length_edges``, sample-level success rate within the bucket, as ``prmlab.evaluate``
+  computes it), with vs without PRM, and the per-bucket difference paired by seed. The bucket
+  sample counts are printed under the axis: a bucket with few samples has a wide interval.
+* ``fig4_data``: final pass@1 against the PRM data amount, measured as the paper does: average
+  responses collected per prompt (``prm_collect/n_responses / prm_collect/n_prompts``, i.e.
+  checkpoints × ``prm.samples_per_prompt``); the RL baseline, when present, is a band.
+* ``training_curves``: any ``metrics.jsonl`` metric against the RL step, per condition.
+* ``reward_density``: share of prompt groups with reward variance > 0 and share of non-zero
+  rewards over training, binary vs pass-rate (the pass-rate study's density analysis).
+* ``hacking_monitors``: response length (tokens) and comment-line share over training.
+* ``prm_calibration``: held-out share of completable lines per PRM-score bin
+  (``prm_train/<key>/calibration.json``) against the calibrated line: an MSE-trained PRM on ±1
+  labels predicts ``2 P(completable) - 1``, so a calibrated PRM lies on ``P = (score + 1) / 2``.
+* ``sweep_figure``: pass@1 against a swept numeric factor (e.g. ``prm.lambda_fail``).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from analysis import stats
+from analysis.tables import PASS1, with_labels
+
+
+def _figure(nrows: int = 1, ncols: int = 1, **kw):
+    """A ``Figure`` outside pyplot: no backend or display needed, never shown or kept by pyplot
+    behind the caller's back (a notebook's inline backend would otherwise show every one)."""
+    fig = Figure(figsize=kw.pop("figsize", (5.5, 3.8)))
+    axes = fig.subplots(nrows, ncols, **kw)
+    return fig, axes
+
+
+def save(fig, out_dir: str | Path, stem: str) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.pdf``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [out_dir / f"{stem}.png", out_dir / f"{stem}.pdf"]
+    fig.savefig(paths[0], dpi=150, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    return paths
+
+
+def _no_data(title: str, why: str):
+    fig, ax = _figure(figsize=(5, 3))
+    ax.text(0.5, 0.5, why, ha="center", va="center", wrap=True)
+    ax.set_axis_off()
+    ax.set_title(title)
+    return fig
+
+
+def length_buckets(edges: Sequence[int]) -> list[str]:
+    """Bucket names for ``eval.length_edges``, as ``prmlab.evaluate.length_bucket`` names them."""
+    names, lo = [], 0
+    for e in edges:
+        names.append(f"{lo}-{e}")
+        lo = e
+    return names + [f"{lo}+"]
+
+
+def config_edges(runs: pd.DataFrame) -> list[int]:
+    """The runs' common ``eval.length_edges``; a mix of edges cannot share one x axis."""
+    vals = {tuple(v) for v in runs["cfg.eval.length_edges"].dropna()} if "cfg.eval.length_edges" in runs else set()
+    if len(vals) != 1:
+        raise ValueError(f"runs must share eval.length_edges to be plotted together; found {sorted(vals)}")
+    return list(vals.pop())
+
+
+def fig3_length(runs: pd.DataFrame, with_prm: Optional[str] = "DenseReward + ValueInit",
+                without_prm: str = "RL baseline"):
+    """Figure 3: pass@1 against response-length bucket, with vs without PRM (``setting`` labels;
+    ``with_prm=None`` pools every PRM setting)."""
+    df = with_labels(runs)
+    if df.empty:
+        return _no_data("Figure 3", "no runs")
+    with_rows = df[df["uses_prm"]] if with_prm is None else df[df["setting"] == with_prm]
+    groups = [(without_prm, df[df["setting"] == without_prm]), (with_prm or "with PRM", with_rows)]
+    groups = [(n, g) for n, g in groups if not g.empty]
+    if not groups:
+        return _no_data("Figure 3", "no RL runs with or without PRM")
+    buckets = length_buckets(config_edges(pd.concat([g for _, g in groups])))
+    fig, (ax, axd) = _figure(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    x = np.arange(len(buckets))
+    for i, (name, g) in enumerate(groups):
+        est = [stats.estimate(g, f"{PASS1}/len_{b}") for b in buckets]
+        _errorbar(ax, x + (i - 0.5) * 0.12, est, f"{name} (n={max(e.n for e in est)})", scale=100)
+        counts = [g.get(f"eval/n_samples/len_{b}", pd.Series(dtype=float)).sum() for b in buckets]
+        for xi, c in zip(x, counts):
+            ax.annotate(f"{int(c)}", (xi, 0), xytext=(0, -26 - 10 * i), textcoords="offset points",
+                        ha="center", fontsize=7, color=f"C{i}", annotation_clip=False)
+    ax.set_xticks(x, buckets)
+    ax.set_xlabel("response length (tokens)   [samples per bucket below]", labelpad=22)
+    ax.set_ylabel("pass@1 (%)")
+    ax.set_title("Pass@1 by response length")
+    ax.legend(fontsize=8)
+    if len(groups) == 2:
+        diffs = [stats.compare_runs(groups[1][1], groups[0][1], f"{PASS1}/len_{b}") for b in buckets]
+        _errorbar(axd, x, [stats.Estimate(d.diff, d.lo, d.hi, d.n_pairs) for d in diffs], "paired by seed",
+                  scale=100, color="C2")
+        axd.axhline(0, color="grey", lw=0.8)
+        axd.set_xticks(x, buckets, rotation=30)
+        axd.set_title(f"{groups[1][0]} − {groups[0][0]}", fontsize=9)
+        axd.set_ylabel("Δ pass@1 (points)")
+    else:
+        axd.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def _errorbar(ax, x, est: Sequence[stats.Estimate], label: str, scale: float = 1.0, **kw):
+    m = np.array([e.mean for e in est]) * scale
+    lo = np.array([e.lo for e in est]) * scale
+    hi = np.array([e.hi for e in est]) * scale
+    # seeds with one run (or none) have no interval: draw the mean without a bar
+    yerr = np.vstack([np.where(np.isnan(lo), 0, m - lo), np.where(np.isnan(hi), 0, hi - m)])
+    ax.errorbar(x, m, yerr=yerr, marker="o", capsize=3, label=label, **kw)
+
+
+def responses_per_prompt(runs: pd.DataFrame) -> pd.Series:
+    """PRM data amount as the paper plots it: responses collected per prompt (all checkpoints)."""
+    if "prm_collect/n_responses" in runs and "prm_collect/n_prompts" in runs:
+        return runs["prm_collect/n_responses"] / runs["prm_collect/n_prompts"]
+    return runs["cfg.prm.samples_per_prompt"] * runs["cfg.algo.n_checkpoints"]
+
+
+def fig4_data(runs: pd.DataFrame, factor: str = "cfg.prm.samples_per_prompt"):
+    """Figure 4: final pass@1 against PRM data amount (one point per ``factor`` value)."""
+    df = with_labels(runs)
+    prm = df[df["uses_prm"]].copy() if not df.empty else df
+    if prm.empty:
+        return _no_data("Figure 4", "no runs with a PRM")
+    prm["_x"] = responses_per_prompt(prm)
+    pts = []
+    for v, g in prm.groupby(factor):
+        pts.append((g["_x"].mean(), stats.estimate(g, PASS1), v))
+    pts.sort(key=lambda p: p[0])
+    fig, ax = _figure(figsize=(5.5, 3.8))
+    _errorbar(ax, [p[0] for p in pts], [p[1] for p in pts], f"with PRM (n={max(p[1].n for p in pts)})", scale=100)
+    for xv, e, v in pts:
+        ax.annotate(f"N={v:g}", (xv, e.mean * 100), xytext=(4, 4), textcoords="offset points", fontsize=7)
+    base = df[(df["setting"] == "RL baseline")]
+    if not base.empty:
+        e = stats.estimate(base, PASS1)
+        ax.axhline(e.mean * 100, color="grey", ls="--", label=f"RL baseline (n={e.n})")
+        if not math.isnan(e.lo):
+            ax.axhspan(e.lo * 100, e.hi * 100, color="grey", alpha=0.15)
+    if len(pts) > 1 and min(p[0] for p in pts) > 0:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel("PRM data: responses collected per prompt")
+    ax.set_ylabel("final pass@1 (%)")
+    ax.set_title("Pass@1 vs PRM data amount")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _label_runs(runs: pd.DataFrame, hue: Sequence[str] | str) -> pd.DataFrame:
+    df = with_labels(runs)
+    hue = [hue] if isinstance(hue, str) else list(hue)
+    df["_hue"] = df[hue].astype(str).agg(" ".join, axis=1) if not df.empty else pd.Series(dtype=str)
+    return df[["run_id", "seed", "_hue"]]
+
+
+def training_curves(curves: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str],
+                    hue: Sequence[str] | str = "setting", title: str = "Training curves",
+                    ylabels: Optional[dict[str, str]] = None):
+    """One panel per metric: mean over seeds per step with its 95% band, one line per ``hue`` value."""
+    metrics = [m for m in metrics if m in curves]
+    if curves.empty or not metrics:
+        return _no_data(title, "no curve records")
+    df = curves.merge(_label_runs(runs, hue), on="run_id")
+    fig, axes = _figure(1, len(metrics), figsize=(4.2 * len(metrics), 3.4), squeeze=False)
+    for ax, m in zip(axes[0], metrics):
+        band = stats.curve_band(df, m, by=["_hue"])
+        for i, (h, g) in enumerate(band.groupby("_hue", sort=True)):
+            ax.plot(g["step"], g["mean"], color=f"C{i}", label=f"{h} (n={int(g['n'].max())})")
+            ok = g["lo"].notna()
+            ax.fill_between(g["step"][ok], g["lo"][ok], g["hi"][ok], color=f"C{i}", alpha=0.2, lw=0)
+        ax.set_xlabel("RL step")
+        ax.set_ylabel((ylabels or {}).get(m, m))
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def reward_density(curves: pd.DataFrame, runs: pd.DataFrame, hue: Sequence[str] = ("algo", "reward")):
+    """Reward density over training, binary vs pass-rate rewards."""
+    return training_curves(curves, runs, ["reward/nonzero_group_var_frac", "reward/nonzero_frac"], hue=hue,
+                           title="Reward density over training",
+                           ylabels={"reward/nonzero_group_var_frac": "groups with reward variance > 0",
+                                    "reward/nonzero_frac": "samples with non-zero reward"})
+
+
+def hacking_monitors(curves: pd.DataFrame, runs: pd.DataFrame, hue: Sequence[str] | str = "setting"):
+    """Response length and comment-line share over training (reward-hacking monitors)."""
+    return training_curves(curves, runs, ["rollout/response_tokens", "rollout/comment_line_frac"], hue=hue,
+                           title="Reward-hacking monitors",
+                           ylabels={"rollout/response_tokens": "response length (tokens)",
+                                    "rollout/comment_line_frac": "comment-line share"})
+
+
+def training_means(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """Per run, the mean of each metric over its training steps (``run_id`` + metric columns)."""
+    metrics = [m for m in metrics if m in curves]
+    if curves.empty or not metrics:
+        return pd.DataFrame(columns=["run_id", *metrics])
+    return curves.groupby("run_id")[metrics].mean().reset_index()
+
+
+def prm_calibration(calib: pd.DataFrame, runs: pd.DataFrame, hue: Sequence[str] | str = "strategy"):
+    """Held-out completable share per PRM-score bin, per ``hue`` (mean over seeds, 95% interval)."""
+    if calib.empty:
+        return _no_data("PRM calibration", "no prm_train calibration records")
+    df = calib.merge(_label_runs(runs, hue), on="run_id")
+    df = df.dropna(subset=["completable_frac"])
+    df["mid"] = (df["score_lo"] + df["score_hi"]) / 2
+    fig, ax = _figure(figsize=(5, 4))
+    s = np.linspace(-1, 1, 50)
+    ax.plot(s, (s + 1) / 2, color="grey", ls="--", lw=1, label="calibrated: P = (score + 1) / 2")
+    for i, (h, g) in enumerate(df.groupby("_hue", sort=True)):
+        band = stats.curve_band(g, "completable_frac", step_col="mid")
+        _errorbar(ax, band["mid"] + (i - 1) * 0.02, [stats.Estimate(*r) for r in
+                  band[["mean", "lo", "hi", "n"]].itertuples(index=False)], f"{h} (n={int(band['n'].max())})",
+                  color=f"C{i}")
+    ax.set_xlim(-1.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("PRM score (bin centre)")
+    ax.set_ylabel("held-out share of completable lines")
+    ax.set_title("PRM calibration")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def sweep_figure(runs: pd.DataFrame, factor: str, metric: str = PASS1, xlabel: Optional[str] = None,
+                 title: str = "", hue: Optional[str] = None, scale: float = 100.0, ylabel: str = "pass@1 (%)"):
+    """``metric`` (mean over seeds, 95% interval) against a numeric swept ``factor``."""
+    if runs.empty or factor not in runs:
+        return _no_data(title, f"no runs with {factor}")
+    df = with_labels(runs)
+    fig, ax = _figure(figsize=(5.5, 3.8))
+    groups = [("all", df)] if hue is None else list(df.groupby(hue, sort=True))
+    for i, (h, g) in enumerate(groups):
+        vals = sorted(g[factor].dropna().unique())
+        est = [stats.estimate(g[g[factor] == v], metric) for v in vals]
+        label = f"{h} (n={max((e.n for e in est), default=0)})" if hue else f"n={max((e.n for e in est), default=0)}"
+        _errorbar(ax, vals, est, label, scale=scale, color=f"C{i}")
+    ax.set_xlabel(xlabel or factor.replace("cfg.", ""))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

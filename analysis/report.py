@@ -1,0 +1,474 @@
+"""One results folder per experiment: tables, figures and an ``index.md`` that ties them to records.
+
+    python -m analysis.report SWEEP_DIR [SWEEP_DIR...] --name table1 --out results/table1
+    python -m analysis.report --index results              # results/index.md over every experiment
+
+Layout written (the folder's own ``tables/``, ``figures/``, ``index.md`` and ``runs.csv`` are
+replaced; nothing else in it is touched)::
+
+    results/NAME/index.md            what was run (commands, machine, wall time, records, seeds),
+                                     incomplete runs, compute by stage, every table inline, every
+                                     figure linked, and each paper claim against this testbed
+    results/NAME/tables/*.md|.tex|.csv
+    results/NAME/figures/*.png|.pdf
+    results/NAME/runs.csv            the run table the numbers come from (one row per run)
+
+What each experiment gets is the ``BUILDERS`` entry of its name (the runs' ``experiment`` if
+``--name`` is not given); an unknown name (``smoke``, your own) gets a generic table over the
+swept factors and the training curves. Claims are checked by sign and interval: *reproduced*
+when the 95% interval of the difference excludes 0 in the paper's direction, *same direction,
+not resolved* when the mean has the paper's sign but the interval includes 0, *opposite* when
+the mean has the other sign (*opposite, resolved* if the interval excludes 0 too).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shutil
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Sequence
+
+import pandas as pd
+
+from analysis import collect, figures, stats, tables
+from analysis.collect import Collection
+
+EXPERIMENTS = ("table1", "table2", "fig3_length", "fig4_data", "reward_weighting", "passrate_study")
+
+
+@dataclass
+class Figure:
+    stem: str
+    title: str
+    fig: object  # matplotlib Figure
+    caption: str = ""
+
+
+@dataclass
+class Claim:
+    paper: str  # what the paper reports
+    here: str  # the testbed's figure
+    verdict: str
+
+
+@dataclass
+class Report:
+    name: str
+    tables: list[tables.Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# claims
+
+
+def verdict(c: stats.Comparison, expected_sign: int) -> str:
+    """The paper's direction (``+1``/``-1``; ``0`` = "no notable difference") against ``c``."""
+    if c.n_pairs == 0 or math.isnan(c.diff):
+        return "not measured (no paired seeds)"
+    has_ci = not math.isnan(c.lo)
+    excludes0 = has_ci and (c.lo > 0 or c.hi < 0)
+    if expected_sign == 0:
+        return "differs (interval excludes 0)" if excludes0 else (
+            "consistent (interval includes 0)" if has_ci else "consistent in sign only (1 seed, no interval)")
+    if c.diff * expected_sign > 0:
+        return "reproduced" if excludes0 else "same direction, not resolved (interval includes 0)"
+    if c.diff == 0:
+        return "no difference measured"
+    return "opposite, resolved" if excludes0 else "opposite direction, not resolved"
+
+
+def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, sign: int,
+           what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points") -> Claim:
+    c = stats.compare_runs(runs_a, runs_b, metric)
+    here = f"{what} = {c.fmt(scale)}{unit} (n={c.n_pairs} paired seeds, Welch p={stats.fmt_p(c.p_welch)})"
+    return Claim(paper, here, verdict(c, sign))
+
+
+# ---------------------------------------------------------------------------------------------
+# per-experiment builders
+
+
+def _curves(coll: Collection) -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing curves are listed in the index instead
+        return collect.load_curves(coll)
+
+
+def build_table1(coll: Collection, runs: pd.DataFrame) -> Report:
+    r = Report("table1")
+    r.tables.append(tables.table1(runs))
+    df = tables.with_labels(runs)
+    curves = _curves(coll)
+    rl = df[df["algo"] != "none"]
+    r.figures += [
+        Figure("fig3_length", "Figure 3 (from the Table 1 runs): pass@1 by response length",
+               figures.fig3_length(rl), "RL baseline vs DenseReward + ValueInit; length edges from eval.length_edges."),
+        Figure("curves", "Training curves", figures.training_curves(
+            curves, rl, ["reward/all_pass_rate", "reward/mean", "rollout/kl"], hue="setting")),
+        Figure("hacking_monitors", "Reward-hacking monitors", figures.hacking_monitors(curves, rl, hue="setting")),
+        Figure("prm_calibration", "PRM calibration", figures.prm_calibration(
+            collect.load_calibration(coll), rl, hue="setting")),
+    ]
+    base = df[df["setting"] == "RL baseline"]
+    for setting, sign, text in (
+            ("DenseReward + ValueInit", +1, "DenseReward + ValueInit beats the RL baseline (LCB 28.2 → 29.8, IHB 31.8 → 35.8)"),
+            ("DenseReward", +1, "DenseReward alone beats the RL baseline (LCB +0.7, IHB +0.5)"),
+            ("ValueInit", 0, "ValueInit alone gives no notable benefit (LCB +0.0, IHB −0.4)")):
+        r.claims.append(_claim(text, df[df["setting"] == setting], base, tables.PASS1, sign,
+                               what=f"{setting} − RL baseline"))
+    sft = df[df["setting"] == "SFT"]
+    r.claims.append(_claim("RL improves on SFT (LCB 23.5 → 28.2)", base, sft, tables.PASS1, +1,
+                           what="RL baseline − SFT"))
+    return r
+
+
+def build_table2(coll: Collection, runs: pd.DataFrame) -> Report:
+    r = Report("table2")
+    r.tables.append(tables.table2(runs))
+    df = tables.with_labels(runs)
+    df = df[df["uses_prm"]]
+    curves = _curves(coll)
+    r.figures += [
+        Figure("curves", "Training curves by strategy", figures.training_curves(
+            curves, df, ["reward/all_pass_rate", "reward/dense_mean"], hue="strategy")),
+        Figure("prm_calibration", "PRM calibration by strategy", figures.prm_calibration(
+            collect.load_calibration(coll), df, hue="strategy")),
+        Figure("hacking_monitors", "Reward-hacking monitors", figures.hacking_monitors(curves, df, hue="strategy")),
+    ]
+    full = df[df["strategy"] == "full"]
+    r.claims.append(_claim("revised_only beats full (LCB 26.9 → 29.8, IHB 34.6 → 35.8)",
+                           df[df["strategy"] == "revised_only"], full, tables.PASS1, +1, what="revised_only − full"))
+    return r
+
+
+def _length_claims(df: pd.DataFrame, with_rows: pd.DataFrame, without_rows: pd.DataFrame) -> list[Claim]:
+    edges = figures.config_edges(pd.concat([with_rows, without_rows]))
+    out = []
+    for b in figures.length_buckets(edges):
+        lo = int(b.split("-")[0].rstrip("+"))
+        long = lo >= 100
+        out.append(_claim(f"bucket {b} tokens: PRM " + ("helps (responses > 100 tokens)" if long else
+                          "is neutral or slightly worse (responses < 100 tokens)"),
+                          with_rows, without_rows, f"{tables.PASS1}/len_{b}", +1 if long else 0,
+                          what="with − without PRM"))
+    return out
+
+
+def build_fig3(coll: Collection, runs: pd.DataFrame) -> Report:
+    r = Report("fig3_length")
+    df = tables.with_labels(runs)
+    df = df[df["algo"] != "none"]
+    r.figures.append(Figure("fig3_length", "Figure 3: pass@1 by response length, with vs without PRM",
+                            figures.fig3_length(df, with_prm=None),
+                            "Buckets from eval.length_edges; sample counts per bucket under the axis."))
+    r.tables.append(length_table(df))
+    with_rows, without = df[df["uses_prm"]], df[df["setting"] == "RL baseline"]
+    if not with_rows.empty and not without.empty:
+        r.claims += _length_claims(df, with_rows, without)
+        r.claims.append(_claim("PRM improves overall pass@1", with_rows, without, tables.PASS1, +1,
+                               what="with − without PRM"))
+    return r
+
+
+def length_table(df: pd.DataFrame) -> tables.Table:
+    """Pass@1 per length bucket (rows) with and without PRM, and the paired difference."""
+    if df.empty:
+        return tables._empty("length", "Pass@1 by response length")
+    edges = figures.config_edges(df)
+    with_rows, without = df[df["uses_prm"]], df[df["setting"] == "RL baseline"]
+    head = ["Length (tokens)", "n", "without PRM", "with PRM", "Δ (with − without)", "p", "samples (without/with)"]
+    rows, data = [], []
+    for b in figures.length_buckets(edges):
+        m = f"{tables.PASS1}/len_{b}"
+        a, w = stats.estimate(without, m), stats.estimate(with_rows, m)
+        c = stats.compare_runs(with_rows, without, m)
+        na = without.get(f"eval/n_samples/len_{b}", pd.Series(dtype=float)).sum()
+        nw = with_rows.get(f"eval/n_samples/len_{b}", pd.Series(dtype=float)).sum()
+        rows.append([b, f"{a.n}/{w.n}", a.fmt(100), w.fmt(100), c.fmt(100), stats.fmt_p(c.p_welch), f"{na:.0f}/{nw:.0f}"])
+        data.append({"bucket": b, "n_without": a.n, "n_with": w.n, "without_mean": a.mean * 100,
+                     "without_lo": a.lo * 100, "without_hi": a.hi * 100, "with_mean": w.mean * 100,
+                     "with_lo": w.lo * 100, "with_hi": w.hi * 100, "diff": c.diff * 100, "diff_lo": c.lo * 100,
+                     "diff_hi": c.hi * 100, "p_welch": c.p_welch, "samples_without": na, "samples_with": nw})
+    return tables.Table("length", "Pass@1 (%) by response-length bucket, with vs without PRM", head, rows,
+                        pd.DataFrame(data), [tables.STAT_NOTE.replace("the reference row", "the run without PRM"),
+                                             "A bucket's pass@1 is the success rate of the samples whose length "
+                                             "falls in it; a run with no sample in a bucket does not count there."])
+
+
+def build_fig4(coll: Collection, runs: pd.DataFrame) -> Report:
+    r = Report("fig4_data")
+    df = tables.with_labels(runs)
+    df["prm/responses_per_prompt"] = figures.responses_per_prompt(df) if not df.empty else []
+    r.figures.append(Figure("fig4_data", "Figure 4: pass@1 against PRM data amount", figures.fig4_data(df)))
+    r.tables.append(tables.sweep_table(
+        df[df["uses_prm"]] if not df.empty else df, "cfg.prm.samples_per_prompt", name="fig4_data",
+        title="Pass@1 (%) by PRM data amount (N = prm.samples_per_prompt)",
+        extra={"responses / prompt": ("prm/responses_per_prompt", 1), "PRM lines": ("prm_collect/n_lines", 0),
+               "PRM val AUC": ("prm/val_auc", 2)}))
+    prm = df[df["uses_prm"]] if not df.empty else df
+    if not prm.empty:
+        ns = sorted(prm["cfg.prm.samples_per_prompt"].unique())
+        if len(ns) > 1:
+            r.claims.append(_claim(f"more PRM data helps (N={ns[-1]} vs N={ns[0]})",
+                                   prm[prm["cfg.prm.samples_per_prompt"] == ns[-1]],
+                                   prm[prm["cfg.prm.samples_per_prompt"] == ns[0]], tables.PASS1, +1,
+                                   what=f"N={ns[-1]} − N={ns[0]}"))
+    return r
+
+
+def build_reward_weighting(coll: Collection, runs: pd.DataFrame) -> Report:
+    r = Report("reward_weighting")
+    df = tables.with_labels(runs)
+    prm = df[df["uses_prm"]] if not df.empty else df
+    ref = 0.5 if not prm.empty and (prm.get("cfg.prm.lambda_fail") == 0.5).any() else None
+    r.tables.append(tables.sweep_table(
+        prm, "cfg.prm.lambda_fail", name="reward_weighting", reference=ref,
+        title="Pass@1 (%) by dense-reward weight λ_fail (DenseReward + ValueInit)",
+        extra={"tokens": ("eval/mean_tokens", 1), "lines": ("eval/mean_lines", 1)}))
+    curves = _curves(coll)
+    r.figures += [
+        Figure("lambda", "Pass@1 against λ_fail", figures.sweep_figure(
+            prm, "cfg.prm.lambda_fail", xlabel="λ_fail (dense PRM reward weight)", title="Pass@1 vs λ_fail")),
+        Figure("hacking_monitors", "Reward-hacking monitors by λ_fail",
+               figures.hacking_monitors(curves, prm, hue="cfg.prm.lambda_fail")),
+        Figure("curves", "Training curves by λ_fail", figures.training_curves(
+            curves, prm, ["reward/all_pass_rate", "reward/dense_mean"], hue="cfg.prm.lambda_fail")),
+    ]
+    return r
+
+
+def build_passrate(coll: Collection, runs: pd.DataFrame) -> Report:
+    r = Report("passrate_study")
+    curves = _curves(coll)
+    density = figures.training_means(curves, ["reward/nonzero_group_var_frac", "reward/nonzero_frac"])
+    r.tables.append(tables.passrate_table(runs, density))
+    df = tables.with_labels(runs)
+    df = df[df["algo"] != "none"] if not df.empty else df
+    r.figures += [
+        Figure("reward_density", "Reward density over training: binary vs pass-rate",
+               figures.reward_density(curves, df, hue=("model", "algo", "reward"))),
+        Figure("curves", "Training curves", figures.training_curves(
+            curves, df, ["reward/all_pass_rate", "reward/pass_rate"], hue=("model", "algo", "reward"))),
+        Figure("hacking_monitors", "Response length and comment share",
+               figures.hacking_monitors(curves, df, hue=("algo", "reward"))),
+    ]
+    if not df.empty:
+        for (model, algo), g in df.groupby(["model", "algo"]):
+            b, p = g[g["reward"] == "binary"], g[g["reward"] == "pass_rate"]
+            r.claims.append(_claim(f"{model} {algo.upper()}: pass-rate reward does not reliably beat binary",
+                                   p, b, tables.PASS1, 0, what="pass_rate − binary"))
+            if not density.empty:
+                d = g.merge(density, on="run_id")
+                r.claims.append(_claim(f"{model} {algo.upper()}: pass-rate rewards are denser",
+                                       d[d["reward"] == "pass_rate"], d[d["reward"] == "binary"],
+                                       "reward/nonzero_group_var_frac", +1, what="Δ share of groups with signal",
+                                       scale=1.0, unit=""))
+    return r
+
+
+def build_generic(coll: Collection, runs: pd.DataFrame, name: str) -> Report:
+    r = Report(name)
+    df = tables.with_labels(runs)
+    fs = factors(df)
+    if not df.empty:
+        df["condition"] = df[fs].astype(str).agg(" ".join, axis=1) if fs else "all runs"
+        order = list(dict.fromkeys(df["condition"]))
+        r.tables.append(tables.condition_table(df, by="condition", order=order, columns=tables.pass_columns(df),
+                                               name="conditions", title=f"{name}: pass@1 (%) by condition"))
+        curves = _curves(coll)
+        r.figures.append(Figure("curves", "Training curves", figures.training_curves(
+            curves, df, ["reward/all_pass_rate", "reward/mean"], hue="condition")))
+        r.figures.append(Figure("hacking_monitors", "Reward-hacking monitors",
+                                figures.hacking_monitors(curves, df, hue="condition")))
+    return r
+
+
+def factors(runs: pd.DataFrame) -> list[str]:
+    """Override keys that vary across runs (the sweep's factors), seed and bookkeeping excluded."""
+    keys = []
+    for o in runs.get("overrides", pd.Series(dtype=str)).dropna():
+        for k in collect.parse_overrides(o.split(" ")):
+            if k not in keys and k.split(".")[0] not in collect.NON_FACTOR_KEYS and k in runs:
+                keys.append(k)
+    return [k for k in keys if runs[k].astype(str).nunique() > 1]
+
+
+BUILDERS: dict[str, Callable[[Collection, pd.DataFrame], Report]] = {
+    "table1": build_table1, "table2": build_table2, "fig3_length": build_fig3, "fig4_data": build_fig4,
+    "reward_weighting": build_reward_weighting, "passrate_study": build_passrate,
+}
+
+
+def build(coll: Collection, name: Optional[str] = None) -> Report:
+    """The report (tables, figures, claims) of one experiment's collection."""
+    runs = coll.runs
+    if name is None:
+        names = runs["experiment"].dropna().unique().tolist() if "experiment" in runs else []
+        name = names[0] if len(names) == 1 else "runs"
+    if "experiment" in runs and (runs["experiment"] == name).any():
+        # other experiments' sweeps in the collection only lend their curves (shared stages)
+        runs = runs[runs["experiment"] == name]
+    runs = collect.dedupe(runs)
+    builder = BUILDERS.get(name)
+    return builder(coll, runs) if builder else build_generic(coll, runs, name)
+
+
+# ---------------------------------------------------------------------------------------------
+# writing
+
+
+def stage_compute(runs: pd.DataFrame) -> pd.DataFrame:
+    """Seconds spent computing each stage (reused stages cost nothing), summed over runs."""
+    rows = []
+    for c in runs.columns:
+        if c.startswith("stage.") and c.endswith(".seconds"):
+            stage = c[len("stage."):-len(".seconds")]
+            computed = runs.get(f"stage.{stage}.status") == "computed"
+            rows.append({"stage": stage, "computed": int(computed.sum()), "seconds": float(runs.loc[computed, c].sum())})
+    df = pd.DataFrame(rows, columns=["stage", "computed", "seconds"])
+    total = df["seconds"].sum()
+    df["share"] = df["seconds"] / total if total > 0 else 0.0
+    return df.sort_values("seconds", ascending=False).reset_index(drop=True)
+
+
+def machine() -> str:
+    try:
+        import torch
+
+        tv = f", torch {torch.__version__}" + (f", CUDA {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", CPU")
+    except Exception:  # torch missing or broken: the machine line is informational
+        tv = ""
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, Python {platform.python_version()}{tv}"
+
+
+def _hms(s: float) -> str:
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def write(report: Report, coll: Collection, out_dir: str | Path, *, commands: Sequence[str] = (),
+          sweep_seconds: Optional[float] = None) -> Path:
+    out = Path(out_dir)
+    for sub in ("tables", "figures"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+    out.mkdir(parents=True, exist_ok=True)
+    runs = collect.dedupe(coll.runs)
+    runs.to_csv(out / "runs.csv", index=False)
+    lines = [f"# {report.name}", ""]
+    if commands:
+        lines += ["Reproduce:", ""] + [f"    {c}" for c in commands] + [""]
+    seeds = sorted({int(s) for s in runs["seed"].dropna()}) if "seed" in runs else []
+    lines += [f"- Machine: {machine()}"]
+    if sweep_seconds is not None:
+        lines.append(f"- Sweep wall time: {_hms(sweep_seconds)}")
+    if "wall_time_s" in runs and runs["wall_time_s"].notna().any():
+        lines.append(f"- Sum of run wall times: {_hms(runs['wall_time_s'].sum())} over {len(runs)} runs")
+    lines += [f"- Records: {', '.join(f'`{s}`' for s in coll.sources)} — {len(coll.runs)} complete run(s)"
+              + (f", {len(coll.runs) - len(runs)} duplicate computation(s) counted once" if len(coll.runs) > len(runs) else "")
+              + f"; seeds {', '.join(map(str, seeds)) or '–'}; run table: [runs.csv](runs.csv)"]
+    if coll.incomplete:
+        lines += ["", f"**{len(coll.incomplete)} incomplete run(s), not in the tables:**", ""]
+        lines += [f"- {i}" for i in coll.incomplete]
+    comp = stage_compute(runs)
+    if not comp.empty and comp["seconds"].sum() > 0:
+        lines += ["", "Compute by stage (computed entries only; reused ones cost nothing): "
+                  + ", ".join(f"{r.stage} {_hms(r.seconds)} ({r.share:.0%}, ×{r.computed})"
+                              for r in comp.itertuples() if r.seconds > 0)]
+    lines += ["", "## Tables", ""]
+    for t in report.tables:
+        t.save(out / "tables")
+        if t.name == "table1" and not t.data.empty:
+            tables.table1_paper_csv(t).to_csv(out / "tables" / "table1.csv", index=False)
+        lines += [t.to_markdown(), f"Files: [md](tables/{t.name}.md), [tex](tables/{t.name}.tex), "
+                  f"[csv](tables/{t.name}.csv)", ""]
+    lines += ["## Figures", ""]
+    for f in report.figures:
+        figures.save(f.fig, out / "figures", f.stem)
+        lines += [f"### {f.title}", "", f"![{f.title}](figures/{f.stem}.png)", "",
+                  (f.caption + " " if f.caption else "") + f"[pdf](figures/{f.stem}.pdf)", ""]
+    if report.claims:
+        lines += ["## The papers' claims on this testbed", "",
+                  "| paper | here (95% paired-bootstrap interval) | verdict |", "|---|---|---|"]
+        lines += [f"| {c.paper} | {c.here} | {c.verdict} |" for c in report.claims]
+        lines += ["", "Verdicts: *reproduced* = interval excludes 0 in the paper's direction; *not resolved* = "
+                  "interval includes 0. The paper's numbers are on its benchmarks and model; only directions "
+                  "transfer.", ""]
+    index = out / "index.md"
+    index.write_text("\n".join(lines) + "\n")
+    return index
+
+
+def write_index(results: str | Path) -> Path:
+    """``results/index.md``: one line per experiment folder, linking its index."""
+    results = Path(results)
+    lines = ["# Results", "", "| experiment | index | tables | figures |", "|---|---|---|---|"]
+    for d in sorted(p for p in results.iterdir() if (p / "index.md").is_file()):
+        tabs = sorted(p.stem for p in (d / "tables").glob("*.md")) if (d / "tables").is_dir() else []
+        figs = sorted(p.stem for p in (d / "figures").glob("*.png")) if (d / "figures").is_dir() else []
+        lines.append(f"| {d.name} | [{d.name}/index.md]({d.name}/index.md) | {', '.join(tabs)} | {', '.join(figs)} |")
+    path = results / "index.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def show(records: str | Path, experiment: str, *, also: Sequence[str] = (), cache_dirs: Sequence = (),
+         out: str | Path = "results") -> tuple[Collection, Report]:
+    """For notebooks: load the newest sweep of ``experiment`` under ``records`` (plus the sweeps of
+    the experiments in ``also``, e.g. the one whose runs computed the shared training stages and so
+    hold their curves), build its report, write it to ``out/<experiment>`` and display it."""
+    from IPython.display import Image, Markdown, display
+
+    sweeps = [collect.latest_sweep(records, e) for e in (experiment, *also)]
+    coll = collect.load_sweeps(sweeps, cache_dirs=cache_dirs, warn=False)
+    rep = build(coll, experiment)
+    folder = Path(out) / experiment
+    write(rep, coll, folder)
+    display(Markdown("```\n" + coll.describe() + "\n```"))
+    for t in rep.tables:
+        display(Markdown(t.to_markdown()))
+    for f in rep.figures:
+        display(Markdown(f"**{f.title}**"))
+        display(Image(filename=str(folder / "figures" / f"{f.stem}.png")))
+    if rep.claims:
+        display(Markdown("\n".join(["| paper | here | verdict |", "|---|---|---|"]
+                                   + [f"| {c.paper} | {c.here} | {c.verdict} |" for c in rep.claims])))
+    return coll, rep
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n")[0])
+    ap.add_argument("sweeps", nargs="*", help="sweep dir(s) of one experiment")
+    ap.add_argument("--name", help=f"experiment ({', '.join(EXPERIMENTS)}); default: the runs' experiment")
+    ap.add_argument("--out", help="results folder (default results/<name>)")
+    ap.add_argument("--cache-dir", action="append", default=[], help="stage cache root(s), for moved records")
+    ap.add_argument("--command", action="append", default=[], help="command line(s) to print as 'Reproduce'")
+    ap.add_argument("--sweep-seconds", type=float, help="wall time of the sweep (from multirun.sh)")
+    ap.add_argument("--index", metavar="RESULTS", help="only write RESULTS/index.md over existing folders")
+    args = ap.parse_args(argv)
+    if args.index:
+        print(f"wrote {write_index(args.index)}")
+        return 0
+    if not args.sweeps:
+        ap.error("give sweep dir(s) or --index RESULTS")
+    try:
+        coll = collect.load_sweeps(args.sweeps, cache_dirs=args.cache_dir, warn=False)
+    except collect.CollectError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    rep = build(coll, args.name)
+    index = write(rep, coll, args.out or f"results/{rep.name}", commands=args.command,
+                  sweep_seconds=args.sweep_seconds)
+    print(coll.describe())
+    print(f"wrote {index}")
+    return 1 if coll.incomplete else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
