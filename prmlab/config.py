@@ -164,6 +164,9 @@ class Config:
     tags: List[str] = field(default_factory=list)  # W&B tags
     progress: bool = True  # progress bars
     threads: int = 0  # torch CPU threads (0 = torch default)
+    # decode loop of every stage: fast (prmlab.fast_sampler, preallocated KV cache) or hf (the HF forward
+    # with its own cache, the reference). Same seeds -> same samples up to float near-ties, so not a cache key.
+    sampler: str = "fast"
 
 
 def register_configs() -> None:

@@ -92,7 +92,7 @@ def eval_stage(ctx) -> dict:
     cfg, rt = ctx.cfg, ctx.runtime
     problems = read_problems(ctx.inputs["tasks"] / PROBLEMS_FILE, split=cfg.eval.split)
     params = SamplingParams(cfg.eval.temperature, cfg.eval.top_p, cfg.eval.top_k, cfg.eval.max_new_tokens,
-                            cfg.eval.batch_size)
+                            cfg.eval.batch_size, fast=rt.fast_sampler)
     reps, rollouts, verdicts = generate_and_verify(ctx.inputs["policy"] / "policy", problems, cfg.eval.n_samples,
                                                    params, rt, cfg.seed, "eval")
     counters: dict[str, int] = defaultdict(int)

@@ -98,7 +98,8 @@ def analyse_checkpoint(policy_dir, problems, cfg, runtime, seed: int, step_size:
     chosen = random.Random(seed).sample(problems, min(g.prompts, len(problems)))
     reps = [p for p in chosen for _ in range(g.group_size)]
     gen = torch.Generator(device=runtime.device).manual_seed(seed)
-    params = SamplingParams(cfg.algo.temperature, cfg.algo.top_p, cfg.algo.top_k, cfg.algo.max_new_tokens)
+    params = SamplingParams(cfg.algo.temperature, cfg.algo.top_p, cfg.algo.top_k, cfg.algo.max_new_tokens,
+                            fast=runtime.fast_sampler)
     rollouts = sample(model, tokenizer, [p.prompt for p in reps], params, stops=[p.stop for p in reps], generator=gen)
     verdicts = runtime.sandbox.evaluate(reps, [r.response for r in rollouts])
     ids, attn, mask, P = pad_batch(rollouts, tokenizer.pad_token_id)

@@ -33,6 +33,7 @@ class SamplingParams:
     top_k: int = 0
     max_new_tokens: int = 128
     batch_size: int = 256
+    fast: bool = True  # use prmlab.fast_sampler where the architecture allows (GPT-2, Llama); else the HF path
 
 
 def split_lines(response: str) -> list[str]:
@@ -142,7 +143,18 @@ def sample(
     """Sample one response per entry of ``prompts`` (repeat a prompt to get several).
 
     A prompt is text, or already a list of token ids (PRM prefix checks continue from the
-    response's own tokens so that BPE merges at the prefix boundary stay as sampled)."""
+    response's own tokens so that BPE merges at the prefix boundary stay as sampled).
+
+    With ``params.fast`` the fast decode loop of ``prmlab.fast_sampler`` runs instead, for the
+    architectures it supports (same samples for the same seeds); otherwise, and for any other
+    model, the HF forward below, which stays the reference path."""
+    if params.fast:
+        from prmlab.fast_sampler import fast_sample  # imports this module: import here, not at the top
+
+        out = fast_sample(model, tokenizer, prompts, params, stops=stops, problem_ids=problem_ids, seeds=seeds,
+                          generator=generator, progress=progress)
+        if out is not None:
+            return out
     device = next(model.parameters()).device
     if seeds is None:  # draw per-row seeds from the generator (or torch's global RNG)
         seeds = torch.randint(0, 1 << 62, (len(prompts),), generator=generator).tolist()

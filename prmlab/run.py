@@ -30,6 +30,7 @@ CHOICES = {
     "model.arch": ("gpt2", "llama"),
     "model.dtype": ("auto", "float32", "bfloat16", "float16"),
     "algo.name": ("none", "ppo", "grpo", "rloo"),
+    "sampler": ("fast", "hf"),
     "algo.kl_estimator": ("k1", "k2", "k3"),
     "algo.loss_agg": ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"),
     "reward.name": ("binary", "pass_rate"),

@@ -1,6 +1,7 @@
 """Per-run settings that do not change results (so they are not in any cache key): the torch
 device and dtype, the sandbox pool (started once, shared by every stage of the run), progress
-bars and CPU threads."""
+bars, CPU threads and the decode loop (``sampler``: the fast path and the HF reference give the
+same samples for the same seeds)."""
 from __future__ import annotations
 
 import logging
@@ -24,6 +25,7 @@ class Runtime:
         self.device = resolve_device(cfg.device)
         self.dtype = resolve_dtype(cfg.model.dtype, self.device)
         self.show_progress = bool(cfg.progress)
+        self.fast_sampler = cfg.sampler == "fast"
         self._sandbox_cfg = cfg.sandbox
         self._sandbox = None
         log.info("device %s, dtype %s, torch threads %d", self.device, self.dtype, torch.get_num_threads())

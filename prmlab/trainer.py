@@ -138,7 +138,8 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
         log.info("resuming %s from step %d (%s)", ctx.name, start, resume)
 
     ckpts = checkpoint_steps(acfg.steps, acfg.n_checkpoints)
-    params = SamplingParams(acfg.temperature, acfg.top_p, acfg.top_k, acfg.max_new_tokens, batch_size=512)
+    params = SamplingParams(acfg.temperature, acfg.top_p, acfg.top_k, acfg.max_new_tokens, batch_size=512,
+                            fast=rt.fast_sampler)
     pad = tokenizer.pad_token_id
     bar = rt.progress(acfg.steps, ctx.name) if D.is_main() else rt.progress(0, "")
     bar.update(start)

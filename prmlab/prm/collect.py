@@ -44,7 +44,8 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
     pcfg, acfg = cfg.prm, cfg.algo
     tokenizer = load_tokenizer(policy_dir)
     policy = load_policy(policy_dir, runtime.device, runtime.dtype).eval()
-    params = SamplingParams(acfg.temperature, acfg.top_p, acfg.top_k, acfg.max_new_tokens, batch_size=512)
+    params = SamplingParams(acfg.temperature, acfg.top_p, acfg.top_k, acfg.max_new_tokens, batch_size=512,
+                            fast=runtime.fast_sampler)
     gen = torch.Generator(device=runtime.device).manual_seed(seed * 7919 + c)
     reps = [p for p in problems for _ in range(pcfg.samples_per_prompt)]
     rollouts = sample(policy, tokenizer, [p.prompt for p in reps], params, stops=[p.stop for p in reps],
