@@ -10,4 +10,5 @@ if ! "$PY" -c "import torch" 2>/dev/null; then
 fi
 # bubblewrap gives the sandbox its namespaces (no network, read-only file system)
 if [ -x scripts/setup_system.sh ]; then bash scripts/setup_system.sh; fi
-"$PY" -m pip install -q -e ".[dev]"
+# dev: pytest and notebook runners; cluster: Hydra's joblib and submitit launchers (their configs are tested)
+"$PY" -m pip install -q -e ".[dev,cluster]"
