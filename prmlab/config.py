@@ -39,7 +39,7 @@ class ModelConfig:
     n_embd: int = 128  # tiny: hidden size
     vocab_size: int = 512  # tiny: BPE vocabulary trained on the task suite's text
     n_positions: int = 512  # tiny: context length
-    dtype: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | float32 | bfloat16
+    dtype: str = "auto"  # auto (fp32 + bf16 autocast on CUDA, fp32 on CPU) | amp_bf16 | float32 | bfloat16 | float16
 
 
 @dataclass

@@ -40,6 +40,7 @@ make ``fast_lm`` return None and ``fast_sample`` return None: the caller keeps t
 """
 from __future__ import annotations
 
+import logging
 import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
@@ -49,6 +50,8 @@ import torch.nn.functional as F
 
 from prmlab.rollout import _MASK62, SamplingParams, _first_stop, _make_rollout, _mix
 from prmlab.types import Rollout
+
+log = logging.getLogger(__name__)
 
 COMPACT_BELOW = 0.75  # compact when at most this share of the live rows is still running
 _STATIC_ROPE = ("default", "linear", "llama3")  # RoPE variants whose tables do not depend on length
@@ -506,6 +509,27 @@ def decode_batch(lm: FastLM, prompt_ids: list[list[int]], params: SamplingParams
     return [gen[b, : lengths[b]].tolist() for b in range(B)], [lps[b, : lengths[b]].tolist() for b in range(B)]
 
 
+MEMORY_SHARE = 0.5  # share of the GPU's free memory one sampling batch may take
+
+
+def memory_aware_batch(lm: FastLM, requested: int, length: int, free_bytes: Optional[int] = None) -> int:
+    """The largest batch <= ``requested`` whose KV cache and logits fit in MEMORY_SHARE of the
+    device's free memory (CUDA; on CPU the request stands, unless ``free_bytes`` is given).
+
+    Per row: keys and values ``2 * layers * kv_heads * length * head_dim`` elements of the cache's
+    dtype, plus a few float32 copies of the vocabulary-sized logits (sort, softmax, noise)."""
+    if free_bytes is None:
+        if lm.device.type != "cuda":
+            return requested
+        free_bytes = torch.cuda.mem_get_info(lm.device)[0]
+    elem = torch.finfo(lm.dtype).bits // 8
+    per_row = 2 * len(lm.layers) * lm.n_kv_head * length * lm.head_dim * elem + 4 * lm.lm_head.shape[0] * 4
+    fit = max(1, int(free_bytes * MEMORY_SHARE) // per_row)
+    if fit < requested:
+        log.info("sampling batch %d -> %d rows to fit %.1f GiB free", requested, fit, free_bytes / 2**30)
+    return min(requested, fit)
+
+
 @torch.no_grad()
 def fast_sample(
     model,
@@ -534,8 +558,10 @@ def fast_sample(
     order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))  # little padding per batch
     out: list[Optional[Rollout]] = [None] * len(prompts)
     eos = tokenizer.eos_token_id
-    for start in range(0, len(order), params.batch_size):
-        idx = order[start : start + params.batch_size]
+    longest = max((len(p) for p in prompt_ids), default=0) + params.max_new_tokens
+    batch_size = memory_aware_batch(lm, params.batch_size, longest)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
         gen, lps = decode_batch(lm, [prompt_ids[i] for i in idx], params, eos, [stops[i] for i in idx], vocab,
                                 torch.tensor([seeds[i] for i in idx]))
         for j, i in enumerate(idx):

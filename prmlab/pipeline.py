@@ -18,6 +18,7 @@ Parallel sweep jobs (joblib, SLURM on a shared file system) block on the lock an
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -180,7 +181,8 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
         def call(out: Path, trk: Any, st=st, fields=fields, inputs=inputs, scratch=scratch) -> dict:
             ctx = StageContext(st.name, OmegaConf.create(fields), out, inputs, runtime, trk, scratch)
             trk.stage = st.name
-            return st.fn(ctx) or {}
+            with runtime.autocast() if runtime is not None else contextlib.nullcontext():
+                return st.fn(ctx) or {}
 
         if D.is_main():
             def compute(tmp: Path, st=st, call=call, scratch=scratch) -> dict:

@@ -28,7 +28,7 @@ CHOICES = {
     "task.name": ("synthetic", "humaneval", "livecodebench"),
     "model.name": ("tiny", "hf"),
     "model.arch": ("gpt2", "llama"),
-    "model.dtype": ("auto", "float32", "bfloat16", "float16"),
+    "model.dtype": ("auto", "amp_bf16", "float32", "bfloat16", "float16"),
     "algo.name": ("none", "ppo", "grpo", "rloo"),
     "sampler": ("fast", "hf"),
     "algo.kl_estimator": ("k1", "k2", "k3"),

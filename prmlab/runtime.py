@@ -4,6 +4,7 @@ bars, CPU threads and the decode loop (``sampler``: the fast path and the HF ref
 same samples for the same seeds)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 
@@ -23,12 +24,20 @@ class Runtime:
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         self.device = resolve_device(cfg.device)
-        self.dtype = resolve_dtype(cfg.model.dtype, self.device)
+        self.dtype, self.amp_dtype = resolve_dtype(cfg.model.dtype, self.device)
         self.show_progress = bool(cfg.progress)
         self.fast_sampler = cfg.sampler == "fast"
         self._sandbox_cfg = cfg.sandbox
         self._sandbox = None
-        log.info("device %s, dtype %s, torch threads %d", self.device, self.dtype, torch.get_num_threads())
+        log.info("device %s, dtype %s%s, torch threads %d", self.device, self.dtype,
+                 f" + {self.amp_dtype} autocast" if self.amp_dtype else "", torch.get_num_threads())
+
+    def autocast(self):
+        """Mixed precision for a whole stage (forward passes of sampling and training; the losses
+        that need fp32 are computed in fp32 by autocast's own op lists)."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
     @property
     def sandbox(self):

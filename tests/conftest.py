@@ -30,3 +30,16 @@ def compose():
 
     yield _compose
     GlobalHydra.instance().clear()
+
+
+def pytest_collection_modifyitems(config, items):
+    """``gpu`` tests are deselected by default (pyproject addopts); asked for explicitly with
+    ``-m gpu`` on a machine without CUDA, they are skipped with the reason, not failed."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

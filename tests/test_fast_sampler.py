@@ -215,3 +215,13 @@ def test_unsupported_models_fall_back(gpt2, tmp_path):
         assert fs.fast_lm(model) is None
         assert fs.fast_sample(model, tok, ["def f():\n"], SamplingParams(max_new_tokens=4)) is None
     assert fs.fast_lm(gpt2[1]) is not None
+
+
+def test_memory_aware_batch_shrinks_to_fit(gpt2):
+    lm = fs.fast_lm(gpt2[1])
+    # tiny GPT-2: 2 * layers * heads * length * head_dim float32 of cache + 4 vocab-sized float rows
+    per_row = 2 * len(lm.layers) * lm.n_kv_head * 100 * lm.head_dim * 4 + 4 * lm.lm_head.shape[0] * 4
+    assert fs.memory_aware_batch(lm, 64, 100, free_bytes=per_row * 20) == 10  # half of the free memory
+    assert fs.memory_aware_batch(lm, 8, 100, free_bytes=per_row * 20) == 8  # the request fits
+    assert fs.memory_aware_batch(lm, 8, 100, free_bytes=1) == 1  # never zero
+    assert fs.memory_aware_batch(lm, 64, 100) == 64  # CPU: the request stands

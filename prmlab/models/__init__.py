@@ -36,10 +36,20 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
-def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
+def resolve_dtype(name: str, device: torch.device) -> tuple[torch.dtype, Optional[torch.dtype]]:
+    """(parameter dtype, autocast dtype or None) for ``model.dtype``.
+
+    * ``auto``: fp32 weights with bf16 autocast on a CUDA device that supports bf16 (mixed precision:
+      optimiser updates stay in fp32, matmuls run in bf16), plain fp32 elsewhere;
+    * ``amp_bf16``: the same mixed precision on any device (CPU autocast too, so the path is testable
+      without a GPU);
+    * ``float32`` / ``bfloat16`` / ``float16``: weights in that dtype, no autocast."""
     if name == "auto":
-        return torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
-    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+        cuda_bf16 = device.type == "cuda" and torch.cuda.is_bf16_supported()
+        return torch.float32, (torch.bfloat16 if cuda_bf16 else None)
+    if name == "amp_bf16":
+        return torch.float32, torch.bfloat16
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name], None
 
 
 def train_tokenizer(texts: list[str], vocab_size: int):
