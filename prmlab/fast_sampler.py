@@ -42,13 +42,13 @@ from __future__ import annotations
 
 import logging
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from prmlab.rollout import _MASK62, SamplingParams, _first_stop, _make_rollout, _mix
+from prmlab.rollout import _MASK62, SamplingParams, _first_stop, _mix, sample
 from prmlab.types import Rollout
 
 log = logging.getLogger(__name__)
@@ -545,28 +545,24 @@ def fast_sample(
 ) -> Optional[list[Rollout]]:
     """``rollout.sample`` through the fast path; None (nothing sampled, no RNG drawn) when the
     model's architecture is not supported, so the caller falls back to the HF path."""
+    if fast_lm(model) is None:
+        return None
+    return sample(model, tokenizer, prompts, replace(params, fast=True), stops=stops, problem_ids=problem_ids,
+                  seeds=seeds, generator=generator, progress=progress)
+
+
+def batch_decoder(model, tokenizer, prompt_ids: Sequence[Sequence[int]], stops: Sequence[Sequence[str]],
+                  params: SamplingParams) -> Optional[tuple[Callable, int]]:
+    """For ``rollout.sample``: ``(decode(prompt_ids, stops, seeds) -> (tokens, logprobs), batch size)``
+    through the fast path, or None when the model's architecture is not supported."""
     lm = fast_lm(model)
     if lm is None:
         return None
-    if seeds is None:  # the same draw as rollout.sample, so a generator gives the same seeds
-        seeds = torch.randint(0, 1 << 62, (len(prompts),), generator=generator).tolist()
-    stops = stops or [()] * len(prompts)
-    problem_ids = problem_ids or [""] * len(prompts)
-    prompt_ids = [list(p) if not isinstance(p, str) else tokenizer(p, add_special_tokens=False)["input_ids"]
-                  for p in prompts]
     vocab = vocab_of(tokenizer, lm.lm_head.shape[0]) if any(len(s) for s in stops) else None
-    order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))  # little padding per batch
-    out: list[Optional[Rollout]] = [None] * len(prompts)
-    eos = tokenizer.eos_token_id
     longest = max((len(p) for p in prompt_ids), default=0) + params.max_new_tokens
-    batch_size = memory_aware_batch(lm, params.batch_size, longest)
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        gen, lps = decode_batch(lm, [prompt_ids[i] for i in idx], params, eos, [stops[i] for i in idx], vocab,
-                                torch.tensor([seeds[i] for i in idx]))
-        for j, i in enumerate(idx):
-            out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], gen[j], lps[j], eos, stops[i],
-                                   params.max_new_tokens)
-        if progress is not None:
-            progress.update(len(idx))
-    return out  # type: ignore[return-value]
+    eos = tokenizer.eos_token_id
+
+    def decode(ids, row_stops, seeds):
+        return decode_batch(lm, ids, params, eos, row_stops, vocab, seeds)
+
+    return decode, memory_aware_batch(lm, params.batch_size, longest)

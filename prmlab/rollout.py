@@ -148,14 +148,6 @@ def sample(
     With ``params.fast`` the fast decode loop of ``prmlab.fast_sampler`` runs instead, for the
     architectures it supports (same samples for the same seeds); otherwise, and for any other
     model, the HF forward below, which stays the reference path."""
-    if params.fast:
-        from prmlab.fast_sampler import fast_sample  # imports this module: import here, not at the top
-
-        out = fast_sample(model, tokenizer, prompts, params, stops=stops, problem_ids=problem_ids, seeds=seeds,
-                          generator=generator, progress=progress)
-        if out is not None:
-            return out
-    device = next(model.parameters()).device
     if seeds is None:  # draw per-row seeds from the generator (or torch's global RNG)
         seeds = torch.randint(0, 1 << 62, (len(prompts),), generator=generator).tolist()
     stops = stops or [()] * len(prompts)
@@ -166,10 +158,23 @@ def sample(
     order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
     out: list[Optional[Rollout]] = [None] * len(prompts)
     eos = tokenizer.eos_token_id
-    for start in range(0, len(order), params.batch_size):
-        idx = order[start : start + params.batch_size]
-        gen, lps = _decode_batch(model, [prompt_ids[i] for i in idx], params, eos, [stops[i] for i in idx],
-                                 tokenizer, device, torch.tensor([seeds[i] for i in idx], device=device))
+    fast = None
+    if params.fast:
+        from prmlab.fast_sampler import batch_decoder  # imports this module: import here, not at the top
+
+        fast = batch_decoder(model, tokenizer, prompt_ids, stops, params)
+    if fast is not None:
+        decode, batch_size = fast
+    else:
+        device = next(model.parameters()).device
+
+        def decode(ids, row_stops, row_seeds):
+            return _decode_batch(model, ids, params, eos, row_stops, tokenizer, device, row_seeds.to(device))
+
+        batch_size = params.batch_size
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        gen, lps = decode([prompt_ids[i] for i in idx], [stops[i] for i in idx], torch.tensor([seeds[i] for i in idx]))
         for j, i in enumerate(idx):
             out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], gen[j], lps[j], eos, stops[i],
                                    params.max_new_tokens)
