@@ -388,6 +388,7 @@ class Worker:
         self.load_error: dict | None = None
         self.result_bytes = 0
         self.stale_dirs: list[str] = []
+        self.forked: set[int] = set()  # program children this worker forked and has not reaped yet
 
     # ---------------------------------------------------------------- main loop
     def serve(self) -> None:
@@ -454,13 +455,25 @@ class Worker:
 
         Walk the process tree below the worker (orphans are reparented to it: it is a child
         subreaper) and SIGKILL each process not killed yet; stop when a walk finds none. A process
-        with a pending SIGKILL cannot fork, so what remains is dying and is reaped later."""
-        self.kill_uid()
+        with a pending SIGKILL cannot fork, so what remains is dying and is reaped later.
+
+        First, if the worker has a child it did not fork itself, a process left P's tree (its parent
+        died and it was reparented here: a daemon, or a fork bomb's offspring): ``kill_uid`` ends
+        every process of the program uid at once, before the walk, which a fork bomb would otherwise
+        starve of CPU. Not on every program: its helper fork costs about as much as a short program."""
+        children = set(_children(os.getpid()))
+        self.forked &= children  # forget the P's already reaped
+        mass_killed = bool(children - self.forked)
+        if mass_killed:
+            self.kill_uid()
         killed: set[int] = set()
         quiet = 0
         for _ in range(10000):
             killed.difference_update(_reap_all())  # a reaped pid may be reused by a new process
             fresh = [p for p in _descendants(os.getpid()) if p not in killed]
+            if len(fresh) >= 8 and not mass_killed:  # P was still dying above, with many descendants
+                mass_killed = True
+                self.kill_uid()
             if not fresh:
                 quiet += 1
                 if quiet >= 2:  # twice, in case a walk raced with a reparenting
@@ -509,6 +522,7 @@ class Worker:
                        self.tmpdir, self.conf)
         os.close(req_r)
         os.close(rep_w)
+        self.forked.add(pid)
         self.child = _CallChild(pid, req_w, rep_r)
         self.child.out += b"".join(map(_request_line, queue))
         try:
@@ -626,6 +640,7 @@ class Worker:
             _run_child(_child_stdio_main, self.program, [stdin_fd, out_w, self.devnull, ctl_w], self.tmpdir, self.conf)
         for fd in (stdin_fd, out_w, ctl_w):
             os.close(fd)
+        self.forked.add(pid)
         pidfd = os.pidfd_open(pid)
         os.set_blocking(out_r, False)
         os.set_blocking(ctl_r, False)
@@ -701,22 +716,28 @@ def _drain(fd: int, buf: bytearray, cap: int):
     return got
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid`` (of any of its threads)."""
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    kids: list[int] = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids.extend(int(k) for k in f.read().split())
+        except OSError:
+            continue
+    return kids
+
+
 def _descendants(root: int) -> list[int]:
     found, todo = [], [root]
     while todo:
-        pid = todo.pop()
-        try:
-            tids = os.listdir(f"/proc/{pid}/task")
-        except OSError:
-            continue
-        for tid in tids:
-            try:
-                with open(f"/proc/{pid}/task/{tid}/children") as f:
-                    kids = [int(k) for k in f.read().split()]
-            except OSError:
-                continue
-            found.extend(kids)
-            todo.extend(kids)
+        kids = _children(todo.pop())
+        found.extend(kids)
+        todo.extend(kids)
     return found
 
 
