@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import II, MISSING
 
 from prmlab.sandbox.config import SandboxConfig
 
@@ -50,6 +50,9 @@ class SFTConfig:
     weight_decay: float = 0.01  # AdamW weight decay
     warmup_frac: float = 0.05  # share of steps spent in linear warmup
     max_len: int = 384  # truncate prompt+solution to this many tokens
+    # seed of the tiny model's init and the SFT data order; defaults to the run's seed. Fix it (sft.seed=0)
+    # to start every RL seed of a sweep from one SFT policy: the SFT stage is then computed once.
+    seed: int = II("seed")
 
 
 @dataclass

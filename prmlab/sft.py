@@ -77,11 +77,11 @@ def sft_stage(ctx) -> dict:
     problems = read_problems(ctx.inputs["tasks"] / PROBLEMS_FILE, split="train")
     if cfg.model.name == "tiny":
         texts = [p.prompt + (p.reference or "") for p in problems]
-        base = build_tiny(cfg.model, texts, ctx.out / "init", cfg.seed)
+        base = build_tiny(cfg.model, texts, ctx.out / "init", cfg.sft.seed)
     else:
         base = check_checkpoint(cfg.model.path)
     tokenizer = load_tokenizer(base)
-    torch.manual_seed(cfg.seed)
+    torch.manual_seed(cfg.sft.seed)
     model = load_policy(base, rt.device, rt.dtype)
     model.train()
     examples = _examples(problems, tokenizer, cfg.sft.max_len)
@@ -93,7 +93,7 @@ def sft_stage(ctx) -> dict:
     steps_per_epoch = math.ceil(len(examples) / bs)
     total = steps_per_epoch * cfg.sft.epochs
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.sft.lr, weight_decay=cfg.sft.weight_decay, betas=(0.9, 0.98))
-    rng = random.Random(cfg.seed)
+    rng = random.Random(cfg.sft.seed)
     step, loss_ema = 0, None
     bar = rt.progress(total, "sft")
     for epoch in range(cfg.sft.epochs):

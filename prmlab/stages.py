@@ -39,7 +39,7 @@ STAGES: dict[str, Stage] = {
     s.name: s
     for s in [
         Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage")),
-        Stage("sft", 1, ("model", "sft", "seed"), _lazy("prmlab.sft:sft_stage")),
+        Stage("sft", 1, ("model", "sft"), _lazy("prmlab.sft:sft_stage")),  # sft.seed defaults to seed
         Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.trainer:rl_baseline_stage"), distributed=True),
         Stage("prm_collect", 1,
               ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",

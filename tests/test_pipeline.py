@@ -33,6 +33,11 @@ def test_keys_change_exactly_when_a_read_field_changes(compose):
     # the eval temperature changes only eval
     k3 = _keys(compose(["algo=ppo", "prm=both", "eval.temperature=0.8"]))
     assert [s for s in k0 if k0[s] != k3[s]] == ["eval"]
+    # the run's seed changes every stage that samples or trains; with sft.seed fixed, SFT is shared
+    k5 = _keys(compose(["algo=ppo", "prm=both", "seed=1"]))
+    assert [s for s in k0 if k0[s] == k5[s]] == ["tasks"]
+    k6 = _keys(compose(["algo=ppo", "prm=both", "seed=1", "sft.seed=0"]))
+    assert [s for s in k0 if k0[s] == k6[s]] == ["tasks", "sft"]
     # the dense weight changes only rl and eval
     k4 = _keys(compose(["algo=ppo", "prm=both", "prm.lambda_fail=0.3"]))
     assert [s for s in k0 if k0[s] != k4[s]] == ["rl", "eval"]
