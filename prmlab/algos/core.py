@@ -34,6 +34,9 @@ Loss aggregation (``loss_agg``), for a per-token loss matrix L and mask m over a
 """
 from __future__ import annotations
 
+import functools
+import inspect
+
 from contextlib import contextmanager
 from typing import Iterator, Optional
 
@@ -216,6 +219,17 @@ def position_ids_from_mask(attention_mask: Tensor) -> Tensor:
     return pos.clamp(min=0).masked_fill(attention_mask == 0, 1)
 
 
+@functools.lru_cache(maxsize=None)
+def _logits_to_keep_supported(cls: type) -> bool:
+    return "logits_to_keep" in inspect.signature(cls.forward).parameters
+
+
+def _takes_logits_to_keep(model) -> bool:
+    """HF causal LMs (transformers >= 4.50) can skip the LM head on columns whose logits are unused:
+    the prompt's, most of every RL sequence (the head is ~15% of the tiny model's training FLOPs)."""
+    return _logits_to_keep_supported(type(getattr(model, "module", model)))  # DDP passes kwargs through
+
+
 def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int, *,
                       temperature: float = 1.0, entropy_grad: bool = False) -> tuple[Tensor, Tensor]:
     """Run a HF causal LM and gather the log-prob and entropy of each response token.
@@ -225,9 +239,11 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, prompt_l
     The entropy is detached unless ``entropy_grad`` (it costs a [B,T,V] graph; only an entropy
     bonus needs its gradient).
     """
+    keep = input_ids.shape[1] - prompt_len + 1  # columns P-1 .. L-1: the prompt's logits are never used
+    extra = {"logits_to_keep": keep} if _takes_logits_to_keep(model) else {}
     out = model(input_ids=input_ids, attention_mask=attention_mask,
-                position_ids=position_ids_from_mask(attention_mask))
-    logits = out.logits[:, prompt_len - 1:-1].float()  # column P+t-1 predicts response token t
+                position_ids=position_ids_from_mask(attention_mask), **extra)
+    logits = out.logits[:, -keep:-1].float()  # column P+t-1 predicts response token t
     if temperature != 1.0:
         logits = logits / temperature
     logp_all = torch.log_softmax(logits, dim=-1)
