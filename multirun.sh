@@ -49,6 +49,8 @@ name=${1:-}
 shift
 status=0
 case "$name" in
+  # RL core: SFT vs PPO / GRPO / RLOO x binary / pass-rate reward, 3 RL seeds from one SFT policy
+  rl_core) run rl_core "$@" || status=$? ;;
   # PRM paper Table 1: SFT / RL baseline / ValueInit / DenseReward / both, by difficulty and category
   table1) run table1 "$@" || status=$? ;;
   # PRM paper Table 2: PRM data selection full / remove_hard / medium_only / revised_only
@@ -62,10 +64,10 @@ case "$name" in
   # Pass-rate study: binary vs pass-rate reward x GRPO/RLOO x two base models, reward density
   passrate_study) run passrate_study "$@" || status=$? ;;
   all)
-    for n in table1 table2 fig3_length fig4_data reward_weighting passrate_study; do
+    for n in rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study; do
       run "$n" "$@" || status=$?
     done
     "$PYTHON" -m analysis.report --index "$RESULTS" || status=$? ;;
-  *) echo "unknown experiment '$name' (table1 table2 fig3_length fig4_data reward_weighting passrate_study all)"; exit 2 ;;
+  *) echo "unknown experiment '$name' (rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study all)"; exit 2 ;;
 esac
 exit $status

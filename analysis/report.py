@@ -38,7 +38,7 @@ import pandas as pd
 from analysis import collect, figures, stats, tables
 from analysis.collect import Collection
 
-EXPERIMENTS = ("table1", "table2", "fig3_length", "fig4_data", "reward_weighting", "passrate_study")
+EXPERIMENTS = ("rl_core", "table1", "table2", "fig3_length", "fig4_data", "reward_weighting", "passrate_study")
 
 
 @dataclass
@@ -273,6 +273,37 @@ def build_passrate(coll: Collection, runs: pd.DataFrame) -> Report:
     return r
 
 
+def build_rl_core(coll: Collection, runs: pd.DataFrame) -> Report:
+    """SFT vs PPO / GRPO / RLOO under each outcome reward: does RL beat its SFT start (paired by seed)?"""
+    r = Report("rl_core")
+    df = tables.with_labels(runs)
+    if df.empty:
+        return r
+    df["condition"] = [("SFT" if a == "none" else f"{a.upper()} {w}") for a, w in zip(df["algo"], df["reward"])]
+    order = ["SFT"] + [f"{a} {w}" for w in ("binary", "pass_rate") for a in ("PPO", "GRPO", "RLOO")]
+    r.tables.append(tables.condition_table(
+        df, by="condition", order=order, columns=tables.pass_columns(df), reference="SFT", name="rl_core",
+        title="RL core: held-out pass@1 (%) of SFT and RL, mean [95% bootstrap interval] over seeds",
+        notes=["Δ vs SFT: paired by seed (bootstrap over per-seed differences); p: Welch's t-test."]))
+    sft = df[df["condition"] == "SFT"]
+    for cond in order[1:]:
+        g = df[df["condition"] == cond]
+        if not g.empty and not sft.empty:
+            r.claims.append(_claim(f"{cond}: RL improves held-out pass@1 over SFT", g, sft, tables.PASS1, +1,
+                                   what="RL − SFT"))
+    curves = _curves(coll)
+    rl = df[df["algo"] != "none"]
+    r.figures += [
+        Figure("curves", "Training curves", figures.training_curves(
+            curves, rl, ["reward/all_pass_rate", "reward/pass_rate"], hue=("algo", "reward"))),
+        Figure("reward_density", "Reward density over training",
+               figures.reward_density(curves, rl, hue=("algo", "reward"))),
+        Figure("hacking_monitors", "Response length and comment share",
+               figures.hacking_monitors(curves, rl, hue=("algo", "reward"))),
+    ]
+    return r
+
+
 def build_generic(coll: Collection, runs: pd.DataFrame, name: str) -> Report:
     r = Report(name)
     df = tables.with_labels(runs)
@@ -302,7 +333,7 @@ def factors(runs: pd.DataFrame) -> list[str]:
 
 BUILDERS: dict[str, Callable[[Collection, pd.DataFrame], Report]] = {
     "table1": build_table1, "table2": build_table2, "fig3_length": build_fig3, "fig4_data": build_fig4,
-    "reward_weighting": build_reward_weighting, "passrate_study": build_passrate,
+    "reward_weighting": build_reward_weighting, "passrate_study": build_passrate, "rl_core": build_rl_core,
 }
 
 

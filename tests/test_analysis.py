@@ -314,3 +314,25 @@ def test_report_index(tmp_path):
         report.main([str(SWEEPS / n), "--out", str(tmp_path / n)])
     index = report.write_index(tmp_path).read_text()
     assert "[passrate_study/index.md](passrate_study/index.md)" in index and "| table1 |" in index
+
+
+def test_rl_core_report_compares_each_rl_condition_with_sft_by_seed():
+    from analysis import report
+    from analysis.collect import Collection
+
+    rows = []
+    vals = {("none", "binary"): [0.20, 0.22, 0.21], ("grpo", "binary"): [0.30, 0.32, 0.31],
+            ("rloo", "pass_rate"): [0.18, 0.25, 0.21]}
+    for (algo, reward), vs in vals.items():
+        for s, v in enumerate(vs):
+            rows.append({"run_id": f"{algo}{reward}{s}", "seed": s, "cfg.algo.name": algo, "cfg.reward.name": reward,
+                         "cfg.model.name": "tiny", "cfg.model.arch": "gpt2", "cfg.prm.dense": False,
+                         "cfg.prm.value_init": False, "eval/pass@1": v})
+    rep = report.build_rl_core(Collection(runs=pd.DataFrame(rows)), pd.DataFrame(rows))
+    t = rep.tables[0]
+    assert [r[0] for r in t.rows] == ["SFT", "GRPO binary", "RLOO pass_rate"]
+    grpo = dict(zip(t.columns, t.rows[1]))
+    assert grpo["n"] == "3" and grpo["Δ vs SFT"].startswith("+10.0 [")  # +10 points at every seed
+    verdicts = {c.paper.split(":")[0]: c.verdict for c in rep.claims}
+    assert set(verdicts) == {"GRPO binary", "RLOO pass_rate"}
+    assert "reproduced" in verdicts["GRPO binary"].lower() and verdicts["GRPO binary"] != verdicts["RLOO pass_rate"]

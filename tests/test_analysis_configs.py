@@ -10,6 +10,7 @@ from analysis.collect import sweep_jobs
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = {
     # name: (jobs of the sweep, {config path: value every job shares})
+    "rl_core": (4 * 2 * 3, {"sft.seed": 0}),
     "table1": (2 * 2 * 2 * 3, {}),
     "table2": (4 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True}),
     "fig3_length": (2 * 3, {"algo.name": "ppo", "eval.n_samples": 20}),
