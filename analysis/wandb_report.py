@@ -36,6 +36,8 @@ MONITORS = ["rollout/response_tokens", "rollout/comment_line_frac"]
 
 # Per experiment: the config keys that label its conditions, its RL stages, and its panels.
 LAYOUT = {
+    "rl_core": {"groupby": ["algo.name", "reward.name"], "stages": ["rl_baseline"],
+                "bars": [("RL core: pass@1 of SFT and RL", [PASS1] + SLICES)], "lines": [DENSITY, CURVES, MONITORS]},
     "table1": {"groupby": ["algo.name", "prm.dense", "prm.value_init"], "stages": ["rl_baseline", "rl"],
                "bars": [("Table 1: pass@1 by setting", [PASS1] + SLICES)], "lines": [CURVES, MONITORS]},
     "table2": {"groupby": ["strategy.name"], "stages": ["rl"],
