@@ -388,7 +388,6 @@ class Worker:
         self.load_error: dict | None = None
         self.result_bytes = 0
         self.stale_dirs: list[str] = []
-        self.forked: set[int] = set()  # program children this worker forked and has not reaped yet
 
     # ---------------------------------------------------------------- main loop
     def serve(self) -> None:
@@ -457,23 +456,20 @@ class Worker:
         subreaper) and SIGKILL each process not killed yet; stop when a walk finds none. A process
         with a pending SIGKILL cannot fork, so what remains is dying and is reaped later.
 
-        First, if the worker has a child it did not fork itself, a process left P's tree (its parent
-        died and it was reparented here: a daemon, or a fork bomb's offspring): ``kill_uid`` ends
-        every process of the program uid at once, before the walk, which a fork bomb would otherwise
-        starve of CPU. Not on every program: its helper fork costs about as much as a short program."""
-        children = set(_children(os.getpid()))
-        self.forked &= children  # forget the P's already reaped
-        mass_killed = bool(children - self.forked)
-        if mass_killed:
-            self.kill_uid()
+        In ``namespaces`` isolation the worker first sends SIGKILL to -1: in its own pid namespace every
+        other process (bwrap's init, pid 1, is exempt) belongs to a finished program, and one kill(-1)
+        ends them all atomically with respect to fork. Without it, a fork bomb's 256 spinning processes
+        starve this walk of CPU for seconds, and programs on the other workers time out meanwhile."""
+        if self.conf.get("own_pid_ns"):
+            try:
+                os.kill(-1, signal.SIGKILL)
+            except ProcessLookupError:  # nothing else alive in the namespace
+                pass
         killed: set[int] = set()
         quiet = 0
         for _ in range(10000):
             killed.difference_update(_reap_all())  # a reaped pid may be reused by a new process
             fresh = [p for p in _descendants(os.getpid()) if p not in killed]
-            if len(fresh) >= 8 and not mass_killed:  # P was still dying above, with many descendants
-                mass_killed = True
-                self.kill_uid()
             if not fresh:
                 quiet += 1
                 if quiet >= 2:  # twice, in case a walk raced with a reparenting
@@ -487,29 +483,6 @@ class Worker:
                 except (ProcessLookupError, PermissionError):
                     pass
 
-    def kill_uid(self) -> None:
-        """In a pid namespace of its own, SIGKILL every process of the program uid in one syscall.
-
-        A fork bomb of 256 spinning processes leaves the walking sweep below 1/257 of a core, so on
-        a loaded machine it can take seconds, while programs on other workers starve. ``kill(-1)``
-        by a helper running as the program uid reaches every process of that uid in this pid
-        namespace (and no further: the judge and the other workers live in namespaces of their
-        own), atomically with respect to fork. Not used in ``process`` isolation, where the uid's
-        processes of other workers are visible too."""
-        uid = self.conf.get("uid")
-        if not self.conf.get("own_pid_ns") or uid is None or uid == os.getuid():
-            return
-        pid = os.fork()
-        if pid == 0:
-            try:
-                os.setgroups([])
-                os.setgid(uid)
-                os.setuid(uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-
     # ---------------------------------------------------------------- call mode
     def start_child(self, deadline: float, queue: list[dict]) -> None:
         """Fork P, queue ``queue``'s requests (P reads them once its program has loaded) and wait
@@ -522,7 +495,6 @@ class Worker:
                        self.tmpdir, self.conf)
         os.close(req_r)
         os.close(rep_w)
-        self.forked.add(pid)
         self.child = _CallChild(pid, req_w, rep_r)
         self.child.out += b"".join(map(_request_line, queue))
         try:
@@ -640,7 +612,6 @@ class Worker:
             _run_child(_child_stdio_main, self.program, [stdin_fd, out_w, self.devnull, ctl_w], self.tmpdir, self.conf)
         for fd in (stdin_fd, out_w, ctl_w):
             os.close(fd)
-        self.forked.add(pid)
         pidfd = os.pidfd_open(pid)
         os.set_blocking(out_r, False)
         os.set_blocking(ctl_r, False)
