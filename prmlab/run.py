@@ -164,7 +164,7 @@ def print_summary(summary: dict, run_dir: Path) -> None:
                 keys = sorted((k.split("/", 1)[1] for k in ev if k.startswith("pass@1/") and
                               (k.split("/", 1)[1].startswith("len_") if pref else
                                not k.split("/", 1)[1].startswith("len_") and k.split("/", 1)[1] not in ("easy", "medium", "hard"))),
-                              key=lambda k: (int(re.match(r"len_(\d+)", k).group(1)) if re.match(r"len_\d", k) else 0, k))
+                              key=lambda k: (int(re.match(r"len_(\d+)", k)[1]) if k.startswith("len_") else 0, k))
             cells = [f"{k.replace('len_', '')} {ev[f'pass@1/{k}']:.3f}" for k in keys if f"pass@1/{k}" in ev]
             if cells:
                 lines.append(f"  pass@1 by {title:<10} " + "  ".join(cells))

@@ -687,28 +687,22 @@ def _drain(fd: int, buf: bytearray, cap: int):
     return got
 
 
-def _children(pid: int) -> list[int]:
-    """Direct children of ``pid`` (of any of its threads)."""
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return []
-    kids: list[int] = []
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/children") as f:
-                kids.extend(int(k) for k in f.read().split())
-        except OSError:
-            continue
-    return kids
-
-
 def _descendants(root: int) -> list[int]:
     found, todo = [], [root]
     while todo:
-        kids = _children(todo.pop())
-        found.extend(kids)
-        todo.extend(kids)
+        pid = todo.pop()
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
     return found
 
 
