@@ -19,7 +19,8 @@ from prmlab.sandbox.config import SandboxConfig
 class TaskConfig:
     name: str = "synthetic"  # task source: synthetic | humaneval | livecodebench
     seed: int = 0  # seed of the synthetic generator (and of splits of external sources)
-    n_train: int = 600  # synthetic: training problems (SFT, RL and PRM data)
+    n_train: int = 600  # synthetic: SFT problems (and RL's when n_rl=0)
+    n_rl: int = 600  # synthetic: RL prompts (RL, PRM data, gradient analyses), disjoint from SFT's; 0 = reuse train
     n_val: int = 60  # synthetic: validation problems (PRM held-out metrics)
     n_test: int = 150  # synthetic: held-out test problems (evaluation)
     path: Optional[str] = None  # livecodebench: JSONL file of code_generation rows
@@ -59,11 +60,14 @@ class SFTConfig:
 class AlgoConfig:
     name: str = "none"  # none (evaluate SFT) | ppo | grpo | rloo
     steps: int = 60  # RL updates (each on prompts_per_step x group_size rollouts)
-    prompts_per_step: int = 16  # prompts sampled per update
+    prompts_per_step: int = 16  # prompt groups trained on per update
+    # DAPO dynamic sampling: sample oversample x prompts_per_step prompts, train on prompts_per_step groups,
+    # those whose rewards disagree first (prmlab.rewards.select_groups); 1 = off
+    oversample: int = 4
     group_size: int = 8  # responses per prompt (G for GRPO/RLOO)
-    lr: float = 5e-4  # policy learning rate (AdamW, constant after warmup)
+    lr: float = 1e-4  # policy learning rate (AdamW, constant); calibrated, see docs/RESULTS.md
     value_lr: float = 1e-3  # critic learning rate (PPO)
-    epochs: int = 2  # optimisation epochs over each batch
+    epochs: int = 1  # optimisation epochs over each batch
     minibatch_size: int = 64  # rollouts per minibatch
     clip_eps: float = 0.2  # PPO/GRPO ratio clip
     value_clip: Optional[float] = 0.2  # PPO value clip range (null = unclipped)

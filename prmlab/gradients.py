@@ -35,7 +35,7 @@ import torch
 from prmlab.algos.core import group_advantages, rloo_advantages, sequence_logprobs
 from prmlab.models import load_policy, load_tokenizer
 from prmlab.rollout import SamplingParams, sample
-from prmlab.tasks import PROBLEMS_FILE, read_problems
+from prmlab.tasks import PROBLEMS_FILE, rl_problems
 from prmlab.trainer import pad_batch
 
 log = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def gradients_stage(ctx) -> dict:
     from prmlab.prm.collect import checkpoint_dirs
 
     cfg, rt = ctx.cfg, ctx.runtime
-    problems = read_problems(ctx.inputs["tasks"] / PROBLEMS_FILE, split="train")
+    problems = rl_problems(ctx.inputs["tasks"] / PROBLEMS_FILE)
     all_recs, all_groups = [], []
     for c, d in enumerate(checkpoint_dirs(ctx.inputs["baseline"])):
         recs, groups = analyse_checkpoint(d / "policy", problems, cfg, rt, cfg.seed * 31 + c, cfg.gradients.step_size)

@@ -101,3 +101,30 @@ def reward_density(scores: Tensor, group_ids: Tensor) -> dict[str, float]:
         "reward/nonzero_group_var_frac": float((hi > lo).float().mean()) if n else 0.0,
         "reward/nonzero_frac": float((scores != 0).float().mean()) if scores.numel() else 0.0,
     }
+
+
+
+def select_groups(returns: Tensor, group_ids: Tensor, n_groups: int) -> tuple[Tensor, int]:
+    """Rows of ``n_groups`` prompt groups, those whose returns are not all equal first.
+
+    DAPO's dynamic sampling (Yu et al., 2025): a group whose samples all score the same gets zero
+    advantage under GRPO/RLOO and only dilutes the batch, so the trainer samples
+    ``algo.oversample`` times more prompts than it trains on and keeps the groups that disagree.
+    Departure from DAPO, which keeps sampling until the batch is full of such groups: the
+    oversampling factor is fixed, and when too few groups disagree the batch is filled with
+    uniform ones (in order), so every step trains on the same number of rollouts (and data-parallel
+    ranks stay in step). ``returns`` is each sample's sequence return (outcome plus any dense PRM
+    terms), so under DenseReward an all-failing group still counts when the PRM tells its samples
+    apart. Groups are taken in the order they first appear. Returns ``(sorted row indices
+    [n_rows] long, number of kept groups that disagree)``.
+    """
+    returns, group_ids = returns.detach().float().flatten().cpu(), group_ids.flatten().cpu()
+    _, idx = torch.unique(group_ids, return_inverse=True)
+    n = int(idx.max()) + 1 if idx.numel() else 0
+    hi = torch.full((n,), -float("inf")).scatter_reduce(0, idx, returns, "amax")
+    lo = torch.full((n,), float("inf")).scatter_reduce(0, idx, returns, "amin")
+    order = list(dict.fromkeys(idx.tolist()))  # group indices in order of first appearance
+    varied = [g for g in order if hi[g] > lo[g]]
+    keep = (varied + [g for g in order if not hi[g] > lo[g]])[:n_groups]
+    rows = torch.isin(idx, torch.tensor(keep, dtype=idx.dtype)).nonzero().flatten()
+    return rows, min(len(varied), n_groups)

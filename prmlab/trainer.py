@@ -3,7 +3,11 @@
 Each step: sample ``prompts_per_step`` training problems, ``group_size`` responses each, from the
 current policy → execute them in the sandbox → outcome scores (binary or pass rate) placed on the
 last response token, plus PRM dense terms at line ends when ``prm.dense`` → advantages and update
-by ``prmlab.algos.<algo.name>`` → metrics. The frozen reference for the KL penalty is the SFT
+by ``prmlab.algos.<algo.name>`` → metrics. With ``algo.oversample = k > 1`` (DAPO's dynamic
+sampling), k × ``prompts_per_step`` prompts are sampled and executed and the update trains on
+``prompts_per_step`` of their groups, those whose returns disagree first
+(``prmlab.rewards.select_groups``); the ``reward/*`` and ``rollout/*`` metrics describe every
+sampled rollout, so reward density stays comparable across settings. The frozen reference for the KL penalty is the SFT
 policy. ``algo.n_checkpoints`` (C) policy + value checkpoints are kept at evenly spaced steps
 (the last one is the final model) for PRM data collection, and a resume checkpoint is written to
 the stage's scratch dir so a killed run continues from its last checkpoint.
@@ -35,7 +39,7 @@ from prmlab.errors import PrmlabError
 from prmlab.models import ScalarHeadModel, load_policy, load_tokenizer
 from prmlab.prm.label import is_neutral_line
 from prmlab.rollout import SamplingParams, row_seeds, sample
-from prmlab.tasks import PROBLEMS_FILE, read_problems
+from prmlab.tasks import PROBLEMS_FILE, rl_problems
 from prmlab.types import Rollout, RolloutBatch
 
 log = logging.getLogger(__name__)
@@ -97,7 +101,7 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
 
     cfg, rt, acfg = ctx.cfg, ctx.runtime, ctx.cfg.algo
     algo = importlib.import_module(f"prmlab.algos.{acfg.name}")
-    problems = read_problems(ctx.inputs["tasks"] / PROBLEMS_FILE, split="train")
+    problems = rl_problems(ctx.inputs["tasks"] / PROBLEMS_FILE)
     sft_path = ctx.inputs["sft"] / "policy"
     tokenizer = load_tokenizer(sft_path)
     torch.manual_seed(cfg.seed)
@@ -147,7 +151,7 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
     for step in range(start, acfg.steps):
         # Seeded per step, so a resumed run draws the same prompts and samples as an uninterrupted one.
         rng = random.Random(cfg.seed * 100003 + step)
-        chosen = rng.sample(problems, min(acfg.prompts_per_step, len(problems)))
+        chosen = rng.sample(problems, min(acfg.prompts_per_step * acfg.oversample, len(problems)))
         first = sum(len(D.shard(chosen, r, world)) for r in range(rank)) * acfg.group_size
         seeds = row_seeds(cfg.seed * 100003 + step, len(chosen) * acfg.group_size)
         chosen = D.shard(chosen, rank, world)
@@ -165,10 +169,6 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
 
         ids, attn, mask, P = pad_batch(rollouts, pad)
         ids, attn, mask = ids.to(rt.device), attn.to(rt.device), mask.to(rt.device)
-        with torch.no_grad():
-            logprobs, _ = core.sequence_logprobs(policy, ids, attn, P, temperature=acfg.temperature)
-            ref_logprobs, _ = core.sequence_logprobs(ref, ids, attn, P, temperature=acfg.temperature)
-            values = core.response_values(value_model, ids, attn, P) if value_model is not None else None
         scores = rewards.outcome_scores(verdicts, cfg.reward).to(rt.device)
         token_rewards = rewards.outcome_reward_tensor(scores, mask)
         dense_sum = torch.zeros(len(reps))
@@ -179,6 +179,21 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
                 cfg.prm.lambda_fail, cfg.prm.lambda_pass, cfg.prm.length_norm).to(rt.device)
             token_rewards = token_rewards + dense_r
             dense_sum = dense_r.sum(-1).cpu()
+        # metrics describe every sampled rollout; the update sees the selected groups only
+        all_scores, all_groups, sampled = scores, group_ids, rollouts
+        varied = None
+        if acfg.oversample > 1:
+            rows, varied = rewards.select_groups(core.masked_sum(token_rewards, mask, dim=1), group_ids,
+                                                 acfg.prompts_per_step // world)
+            rollouts, group_ids = [rollouts[i] for i in rows.tolist()], group_ids[rows]
+            rows = rows.to(rt.device)
+            ids, attn, mask, scores, token_rewards = ids[rows], attn[rows], mask[rows], scores[rows], token_rewards[rows]
+            seq, resp, P = core.trim_columns(ids, attn, mask, P)  # drop columns only dropped rows used
+            ids, attn, mask, token_rewards = ids[:, seq], attn[:, seq], mask[:, resp], token_rewards[:, resp]
+        with torch.no_grad():
+            logprobs, _ = core.sequence_logprobs(policy, ids, attn, P, temperature=acfg.temperature)
+            ref_logprobs, _ = core.sequence_logprobs(ref, ids, attn, P, temperature=acfg.temperature)
+            values = core.response_values(value_model, ids, attn, P) if value_model is not None else None
         batch = RolloutBatch(input_ids=ids, attention_mask=attn, response_mask=mask, logprobs=logprobs,
                              ref_logprobs=ref_logprobs, rewards=token_rewards, scores=scores,
                              group_ids=group_ids.to(rt.device), prompt_len=P, values=values)
@@ -188,7 +203,8 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
                             value_optimizer=value_opt)
         t3 = time.time()
 
-        n_tok = int(mask.sum().item())
+        n_tok = sum(len(r.response_ids) for r in sampled)
+        scores, group_ids, rollouts = all_scores, all_groups, sampled
         m = {
             "reward/mean": scores.mean().item(), "reward/std": scores.std().item() if len(scores) > 1 else 0.0,
             "reward/pass_rate": sum(v.pass_rate for v in verdicts) / len(verdicts),
@@ -199,6 +215,8 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
             "perf/tokens_per_s_generate": n_tok / max(t1 - t0, 1e-9), "perf/lr": opt.param_groups[0]["lr"],
         }
         m.update(rewards.reward_density(scores.cpu(), group_ids))
+        if varied is not None:  # dynamic sampling: share of the trained groups that carry a gradient
+            m["rollout/trained_varied_group_frac"] = varied / max(1, acfg.prompts_per_step // world)
         m.update(rollout_stats(rollouts))
         m.update(stats)
         if world > 1:  # every rank had an equal share: the mean of the ranks' means

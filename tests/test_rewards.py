@@ -6,7 +6,7 @@ import torch
 from omegaconf import OmegaConf
 
 from prmlab.config import RewardConfig
-from prmlab.rewards import dense_prm_rewards, outcome_reward_tensor, outcome_scores, reward_density
+from prmlab.rewards import dense_prm_rewards, outcome_reward_tensor, outcome_scores, reward_density, select_groups
 from prmlab.types import TestOutcome as Outcome  # aliased so pytest does not collect it
 from prmlab.types import Verdict
 
@@ -84,3 +84,17 @@ def test_reward_density():
     d = reward_density(scores, groups)
     # groups 0 and 3 have variance; 1 (all zero) and 2 (all .5) do not. 5 of 10 scores are non-zero.
     assert d == {"reward/nonzero_group_var_frac": 0.5, "reward/nonzero_frac": 0.5}
+
+
+def test_select_groups_prefers_groups_that_disagree():
+    # groups 7, 3, 5, 9 (in order of appearance): 7 uniform, 3 varied, 5 uniform, 9 varied
+    gids = torch.tensor([7, 7, 3, 3, 5, 5, 9, 9])
+    returns = torch.tensor([0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.2, 0.7])
+    rows, varied = select_groups(returns, gids, 2)
+    assert rows.tolist() == [2, 3, 6, 7] and varied == 2
+    rows, varied = select_groups(returns, gids, 3)  # too few varied groups: filled with the first uniform one
+    assert rows.tolist() == [0, 1, 2, 3, 6, 7] and varied == 2
+    rows, varied = select_groups(returns, gids, 1)
+    assert rows.tolist() == [2, 3] and varied == 1
+    rows, varied = select_groups(torch.zeros(4), torch.tensor([0, 0, 1, 1]), 1)
+    assert rows.tolist() == [0, 1] and varied == 0

@@ -99,6 +99,18 @@ def test_hf_checkpoint_loads_through_the_same_code(tiny, tmp_path):
     assert torch.allclose(model(x).logits, m2(x).logits)
 
 
+def test_gpt2_loads_with_the_fused_tanh_gelu(tiny):
+    """load_policy swaps GPT-2's op-by-op ``gelu_new`` for the fused kernel of the same function."""
+    from transformers import AutoModelForCausalLM
+
+    tok, model, path = tiny
+    assert model.config.activation_function == "gelu_pytorch_tanh"
+    reference = AutoModelForCausalLM.from_pretrained(str(path))
+    assert reference.config.activation_function == "gelu_new"
+    x = torch.tensor([tok("def f(xs):\n    total = 0")["input_ids"]])
+    assert torch.allclose(model(x).logits, reference(x).logits, atol=1e-5)
+
+
 def test_gumbel_noise_is_gumbel_and_counter_based():
     from prmlab.rollout import gumbel_noise, row_seeds
 

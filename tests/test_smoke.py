@@ -48,6 +48,17 @@ def test_multirun_shares_upstream_stages(tmp_path):
     assert {k: v["key"] for k, v in s0["stages"].items()} == {k: v["key"] for k, v in s1["stages"].items()}
 
 
+def test_dynamic_sampling_trains_on_the_selected_groups(tmp_path):
+    """algo.oversample=2: twice the prompts are sampled, prompts_per_step groups are trained on."""
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "algo=grpo", "algo.oversample=2", "eval.n_samples=1",
+                   "eval.ks=[1]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    steps = [m for m in rows if "rollout/trained_varied_group_frac" in m]
+    assert len(steps) == 2 and all(0.0 <= m["rollout/trained_varied_group_frac"] <= 1.0 for m in steps)
+    assert all(m["losses/grad_norm"] == m["losses/grad_norm"] for m in steps)  # an update ran (not NaN)
+
+
 def test_wandb_offline_logs_the_same_metrics(tmp_path):
     r = run_prmlab(tmp_path, "experiment=smoke", "logger=wandb", "eval.n_samples=1", "eval.ks=[1]")
     assert r.returncode == 0, r.stderr[-3000:]

@@ -7,6 +7,7 @@ each program, because a mutant can loop forever (``while n > 0`` -> ``while n >=
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import signal
@@ -18,7 +19,7 @@ import pytest
 from prmlab.tasks import synthetic as S
 from prmlab.types import Problem
 
-DEFAULT = (0, 600, 60, 150)  # the TaskConfig defaults
+DEFAULT = (0, 600, 60, 150, 600)  # the TaskConfig defaults (n_train, n_val, n_test, n_rl)
 
 
 @pytest.fixture(scope="module")
@@ -103,8 +104,8 @@ def test_deterministic_and_seed_dependent():
 
 
 def test_split_sizes_ids_and_fields(suite):
-    assert Counter(p.split for p in suite) == {"train": 600, "val": 60, "test": 150}
-    assert [p.split for p in suite] == ["train"] * 600 + ["val"] * 60 + ["test"] * 150
+    assert Counter(p.split for p in suite) == {"train": 600, "rl": 600, "val": 60, "test": 150}
+    assert [p.split for p in suite] == ["train"] * 600 + ["rl"] * 600 + ["val"] * 60 + ["test"] * 150
     assert len({p.id for p in suite}) == len(suite)
     for p in suite:
         assert p.source == "synthetic"
@@ -122,9 +123,10 @@ def test_split_sizes_ids_and_fields(suite):
 
 
 def test_splits_disjoint(suite):
-    prompts = {s: {p.prompt for p in suite if p.split == s} for s in ("train", "val", "test")}
-    keys = {s: {_key(p) for p in suite if p.split == s} for s in ("train", "val", "test")}
-    for a, b in (("train", "val"), ("train", "test"), ("val", "test")):
+    splits = ("train", "rl", "val", "test")
+    prompts = {s: {p.prompt for p in suite if p.split == s} for s in splits}
+    keys = {s: {_key(p) for p in suite if p.split == s} for s in splits}
+    for a, b in itertools.combinations(splits, 2):
         assert not prompts[a] & prompts[b]
         assert not keys[a] & keys[b]  # not even the same task in other words or the other category
     assert len({_key(p) for p in suite}) == len(suite)
@@ -135,12 +137,28 @@ def test_test_split_does_not_depend_on_n_train(suite):
     assert [p.to_dict() for p in small if p.split == "test"] == [p.to_dict() for p in suite if p.split == "test"]
 
 
+def test_rl_split_is_drawn_last_and_moves_nothing(suite):
+    """Adding the RL prompts leaves the SFT, val and test problems (and so SFT results) unchanged."""
+    without = S.generate_suite(*DEFAULT[:4])
+    assert [p.to_dict() for p in without] == [p.to_dict() for p in suite if p.split != "rl"]
+    assert Counter(p.difficulty for p in suite if p.split == "rl") == {t: 200 for t in S.TIERS}
+
+
+def test_rl_problems_prefers_the_rl_split(tmp_path, suite):
+    from prmlab.tasks import rl_problems, write_problems
+
+    write_problems(suite, tmp_path / "with.jsonl")
+    assert {p.split for p in rl_problems(tmp_path / "with.jsonl")} == {"rl"}
+    write_problems([p for p in suite if p.split != "rl"], tmp_path / "without.jsonl")
+    assert {p.split for p in rl_problems(tmp_path / "without.jsonl")} == {"train"}
+
+
 def test_tiers_line_counts_and_balance(suite):
     for p in suite:
         lo, hi = S.TIER_LINES[p.difficulty]
         n = len([line for line in p.reference.splitlines() if line.strip()])
         assert lo <= n <= hi and n == p.meta["n_lines"], (p.id, n)
-    for split, size in (("train", 600), ("val", 60), ("test", 150)):
+    for split, size in (("train", 600), ("rl", 600), ("val", 60), ("test", 150)):
         tiers = Counter(p.difficulty for p in suite if p.split == split)
         assert tiers == {t: size // 3 for t in S.TIERS}
         cells = Counter((p.difficulty, p.category) for p in suite if p.split == split)

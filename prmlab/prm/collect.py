@@ -26,7 +26,7 @@ from prmlab.models import load_policy, load_tokenizer
 from prmlab.prm.label import SearchItem, assign_prompt_categories, label_responses, write_labeled_jsonl
 from prmlab.prm.select import category_counts
 from prmlab.rollout import SamplingParams, sample
-from prmlab.tasks import PROBLEMS_FILE, read_problems
+from prmlab.tasks import PROBLEMS_FILE, rl_problems
 from prmlab.types import LabeledResponse
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
 
 def prm_collect_stage(ctx) -> dict:
     cfg, rt = ctx.cfg, ctx.runtime
-    problems = read_problems(ctx.inputs["tasks"] / PROBLEMS_FILE, split="train")
+    problems = rl_problems(ctx.inputs["tasks"] / PROBLEMS_FILE)
     if cfg.prm.max_prompts and cfg.prm.max_prompts < len(problems):
         problems = random.Random(cfg.seed).sample(problems, cfg.prm.max_prompts)
     records: list[LabeledResponse] = []

@@ -15,9 +15,10 @@ class SandboxConfig:
     workers: int = 0  # worker processes; 0 = one per CPU core
     # Generated code often loops forever, and one looping sample holds a worker for the whole program
     # timeout: RL steps on the synthetic suite (tests run in microseconds) spent ~20% of their time
-    # waiting on 10 s program timeouts. Raise both for heavier sources (LiveCodeBench stdio: e.g. 6 / 30).
-    test_timeout: float = 1.0  # seconds of wall clock per test
-    program_timeout: float = 4.0  # seconds of wall clock for all tests of one program
+    # waiting on 10 s program timeouts, and still a third of their execute time on 4 s ones (a correct
+    # program's test takes microseconds). Raise both for heavier sources (LiveCodeBench stdio: e.g. 6 / 30).
+    test_timeout: float = 0.5  # seconds of wall clock per test
+    program_timeout: float = 1.0  # seconds of wall clock for all tests of one program
     memory_mb: int = 512  # address-space limit per program
     max_output_bytes: int = 65536  # stdout cap per stdio run (more fails the test; stderr is discarded)
     float_tol: float = 1e-6  # relative/absolute tolerance for numeric stdio/functional comparison

@@ -24,7 +24,7 @@ def load_source(task_cfg) -> list[Problem]:
     if name == "synthetic":
         from prmlab.tasks.synthetic import generate_suite
 
-        return generate_suite(task_cfg.seed, task_cfg.n_train, task_cfg.n_val, task_cfg.n_test)
+        return generate_suite(task_cfg.seed, task_cfg.n_train, task_cfg.n_val, task_cfg.n_test, task_cfg.n_rl)
     if name == "humaneval":
         from prmlab.tasks.humaneval import load_humaneval
 
@@ -84,6 +84,12 @@ def read_problems(path: Path, split: str | None = None) -> list[Problem]:
     return problems
 
 
+def rl_problems(path: Path) -> list[Problem]:
+    """The prompts RL trains on (and PRM data / gradient analyses are drawn from): the ``rl`` split
+    when the source has one (the synthetic suite with ``task.n_rl > 0``), else the ``train`` split."""
+    return read_problems(path, split="rl") or read_problems(path, split="train")
+
+
 def tasks_stage(ctx) -> dict:
     problems = load_source(ctx.cfg.task)
     limit = ctx.cfg.task.limit
@@ -98,7 +104,7 @@ def tasks_stage(ctx) -> dict:
         raise PrmlabError(f"task {ctx.cfg.task.name}: no problems loaded")
     write_problems(problems, ctx.out / PROBLEMS_FILE)
     counts = Counter(p.split for p in problems)
-    summary = {f"tasks/n_{s}": counts.get(s, 0) for s in ("train", "val", "test")}
+    summary = {f"tasks/n_{s}": counts.get(s, 0) for s in ("train", "rl", "val", "test")}
     for d, n in Counter(p.difficulty for p in problems if p.split == "test").items():
         summary[f"tasks/n_test_{d}"] = n
     return summary

@@ -1391,15 +1391,21 @@ def _generate_split(rng: random.Random, split: str, n: int, used: set[str]) -> l
     return problems
 
 
-def generate_suite(seed: int, n_train: int, n_val: int, n_test: int) -> list[Problem]:
-    """The synthetic suite: ``n_train + n_val + n_test`` problems, returned in the order train, val, test.
+def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int = 0) -> list[Problem]:
+    """The synthetic suite: ``n_train + n_rl + n_val + n_test`` problems, in the order train, rl, val, test.
 
     Deterministic in its arguments. Splits share families but never a semantic key (family +
     behaviour parameters), so no prompt appears in two splits. The test split depends only on
-    ``(seed, n_test)``, the val split only on ``(seed, n_test, n_val)``.
+    ``(seed, n_test)``, the val split only on ``(seed, n_test, n_val)``, the train split only on
+    ``(seed, n_test, n_val, n_train)``: the ``rl`` split is drawn last, so adding it moves nothing.
+
+    ``rl`` holds the RL prompts (RL, PRM data collection, gradient analyses), kept apart from the SFT
+    problems (``train``): the tiny SFT policy memorises its 600 training solutions (pass rate ~0.5 at
+    T=1 on them vs ~0.2 on new parameterisations), so RL on those prompts mostly rewards recall and
+    does not transfer to held-out problems; on unseen parameterisations it has to read the prompt.
     """
     used: set[str] = set()
     by_split = {}
-    for split, n in (("test", n_test), ("val", n_val), ("train", n_train)):
+    for split, n in (("test", n_test), ("val", n_val), ("train", n_train), ("rl", n_rl)):
         by_split[split] = _generate_split(random.Random(f"prmlab-synthetic/{seed}/{split}"), split, n, used)
-    return by_split["train"] + by_split["val"] + by_split["test"]
+    return by_split["train"] + by_split["rl"] + by_split["val"] + by_split["test"]
