@@ -32,7 +32,8 @@ response token t (the column whose logits score token t); see prmlab.algos.core.
 ``RolloutBatch.values`` with ``response_values`` so sampling and training agree.
 
 Departures: the policy and critic are run with dropout off during updates (see
-``core.eval_mode``); the value loss uses the same ``loss_agg`` as the policy loss.
+``core.eval_mode``); the value loss uses the same ``loss_agg`` as the policy loss; ``algo=ppo``
+sets lambda = 1 (conf/algo/ppo.yaml says why), where RLHF codebases commonly use 0.95.
 """
 from __future__ import annotations
 
