@@ -17,7 +17,9 @@ prompt groups (groups never straddle ranks, so GRPO/RLOO advantages are exact), 
 same per-row seeds a single process would use, executes in its own sandbox pool, and updates a
 DDP-wrapped policy (gradients all-reduced). ``algo.minibatch_size`` is global (divided by the
 world size per rank). Logged metrics are means of the ranks' means (equal shares). PPO's
-advantage whitening uses each rank's own batch statistics.
+advantage whitening uses each rank's own batch statistics, and dynamic sampling selects among each
+rank's own share of the prompts (same batch size, but not the groups one process would pick; the
+1-vs-2-process equivalence test therefore runs with ``algo.oversample=1``).
 
 The old log-probs are recomputed with a full forward pass after sampling rather than taken from
 the sampler, so ratios start at exactly 1 (the KV-cache path differs in the last bits).
