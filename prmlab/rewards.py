@@ -85,6 +85,15 @@ def dense_prm_rewards(prm_scores: Sequence[Sequence[float]], line_end_tokens: Se
     return rewards
 
 
+def _group_range(scores: Tensor, group_ids: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """(group index of each sample [B], max score of each group [n], min score of each group [n])."""
+    _, idx = torch.unique(group_ids.flatten(), return_inverse=True)
+    n = int(idx.max()) + 1 if idx.numel() else 0
+    hi = torch.full((n,), -float("inf"), device=scores.device).scatter_reduce(0, idx, scores, "amax")
+    lo = torch.full((n,), float("inf"), device=scores.device).scatter_reduce(0, idx, scores, "amin")
+    return idx, hi, lo
+
+
 def reward_density(scores: Tensor, group_ids: Tensor) -> dict[str, float]:
     """The pass-rate study's reward-density measures for one batch.
 
@@ -93,10 +102,8 @@ def reward_density(scores: Tensor, group_ids: Tensor) -> dict[str, float]:
     ``reward/nonzero_frac``: share of samples whose score is not 0.
     """
     scores = scores.float().flatten()
-    _, idx = torch.unique(group_ids.flatten(), return_inverse=True)
-    n = int(idx.max()) + 1 if idx.numel() else 0
-    hi = torch.full((n,), -float("inf"), device=scores.device).scatter_reduce(0, idx, scores, "amax")
-    lo = torch.full((n,), float("inf"), device=scores.device).scatter_reduce(0, idx, scores, "amin")
+    _, hi, lo = _group_range(scores, group_ids)
+    n = len(hi)
     return {
         "reward/nonzero_group_var_frac": float((hi > lo).float().mean()) if n else 0.0,
         "reward/nonzero_frac": float((scores != 0).float().mean()) if scores.numel() else 0.0,
@@ -118,11 +125,7 @@ def select_groups(returns: Tensor, group_ids: Tensor, n_groups: int) -> tuple[Te
     apart. Groups are taken in the order they first appear. Returns ``(sorted row indices
     [n_rows] long, number of kept groups that disagree)``.
     """
-    returns, group_ids = returns.detach().float().flatten().cpu(), group_ids.flatten().cpu()
-    _, idx = torch.unique(group_ids, return_inverse=True)
-    n = int(idx.max()) + 1 if idx.numel() else 0
-    hi = torch.full((n,), -float("inf")).scatter_reduce(0, idx, returns, "amax")
-    lo = torch.full((n,), float("inf")).scatter_reduce(0, idx, returns, "amin")
+    idx, hi, lo = _group_range(returns.detach().float().flatten().cpu(), group_ids.cpu())
     order = list(dict.fromkeys(idx.tolist()))  # group indices in order of first appearance
     varied = [g for g in order if hi[g] > lo[g]]
     keep = (varied + [g for g in order if not hi[g] > lo[g]])[:n_groups]

@@ -7,8 +7,8 @@ by ``prmlab.algos.<algo.name>`` → metrics. With ``algo.oversample = k > 1`` (D
 sampling), k × ``prompts_per_step`` prompts are sampled and executed and the update trains on
 ``prompts_per_step`` of their groups, those whose returns disagree first
 (``prmlab.rewards.select_groups``); the ``reward/*`` and ``rollout/*`` metrics describe every
-sampled rollout, so reward density stays comparable across settings. The frozen reference for the KL penalty is the SFT
-policy. ``algo.n_checkpoints`` (C) policy + value checkpoints are kept at evenly spaced steps
+sampled rollout, so reward density stays comparable across settings. The frozen reference for
+the KL penalty is the SFT policy. ``algo.n_checkpoints`` (C) policy + value checkpoints are kept at evenly spaced steps
 (the last one is the final model) for PRM data collection, and a resume checkpoint is written to
 the stage's scratch dir so a killed run continues from its last checkpoint.
 
@@ -182,13 +182,12 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
             token_rewards = token_rewards + dense_r
             dense_sum = dense_r.sum(-1).cpu()
         # metrics describe every sampled rollout; the update sees the selected groups only
-        all_scores, all_groups, sampled = scores, group_ids, rollouts
+        all_scores, all_groups = scores, group_ids
         varied = None
         if acfg.oversample > 1:
             rows, varied = rewards.select_groups(core.masked_sum(token_rewards, mask, dim=1), group_ids,
                                                  acfg.prompts_per_step // world)
-            rollouts, group_ids = [rollouts[i] for i in rows.tolist()], group_ids[rows]
-            rows = rows.to(rt.device)
+            group_ids, rows = group_ids[rows], rows.to(rt.device)
             ids, attn, mask, scores, token_rewards = ids[rows], attn[rows], mask[rows], scores[rows], token_rewards[rows]
             seq, resp, P = core.trim_columns(ids, attn, mask, P)  # drop columns only dropped rows used
             ids, attn, mask, token_rewards = ids[:, seq], attn[:, seq], mask[:, resp], token_rewards[:, resp]
@@ -205,8 +204,8 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
                             value_optimizer=value_opt)
         t3 = time.time()
 
-        n_tok = sum(len(r.response_ids) for r in sampled)
-        scores, group_ids, rollouts = all_scores, all_groups, sampled
+        n_tok = sum(len(r.response_ids) for r in rollouts)
+        scores, group_ids = all_scores, all_groups
         m = {
             "reward/mean": scores.mean().item(), "reward/std": scores.std().item() if len(scores) > 1 else 0.0,
             "reward/pass_rate": sum(v.pass_rate for v in verdicts) / len(verdicts),
