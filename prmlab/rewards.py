@@ -110,7 +110,6 @@ def reward_density(scores: Tensor, group_ids: Tensor) -> dict[str, float]:
     }
 
 
-
 def select_groups(returns: Tensor, group_ids: Tensor, n_groups: int) -> tuple[Tensor, int]:
     """Rows of ``n_groups`` prompt groups, those whose returns are not all equal first.
 

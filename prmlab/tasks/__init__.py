@@ -87,7 +87,9 @@ def read_problems(path: Path, split: str | None = None) -> list[Problem]:
 def rl_problems(path: Path) -> list[Problem]:
     """The prompts RL trains on (and PRM data / gradient analyses are drawn from): the ``rl`` split
     when the source has one (the synthetic suite with ``task.n_rl > 0``), else the ``train`` split."""
-    return read_problems(path, split="rl") or read_problems(path, split="train")
+    problems = read_problems(path)
+    split = "rl" if any(p.split == "rl" for p in problems) else "train"
+    return [p for p in problems if p.split == split]
 
 
 def tasks_stage(ctx) -> dict:
