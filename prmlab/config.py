@@ -107,7 +107,9 @@ class PRMConfig:
     samples_per_prompt: int = 4  # N: responses per training prompt and checkpoint
     completions: int = 4  # K: completions per prefix check (best-of-K)
     search: str = "binary"  # binary | linear (labels every prefix; for checking monotonicity)
-    max_prompts: Optional[int] = None  # limit the prompts used for collection (quick runs)
+    # prompts used for collection (seeded choice from the rl split; null = all). 128 x N=4 x C=4 = 2048 responses
+    # keeps prm_collect at a few minutes on 2 CPU cores; all 600 prompts cost ~5x that (docs/BENCHMARKS.md)
+    max_prompts: Optional[int] = 128
     loss: str = "mse"  # mse | ce
     init: str = "value"  # PRM initialisation: value (baseline critic) | sft | fresh
     epochs: int = 4  # PRM training epochs

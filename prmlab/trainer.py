@@ -96,6 +96,14 @@ def rollout_stats(rollouts: list[Rollout]) -> dict:
     }
 
 
+def make_critic(sft_path: Path, value_init: Optional[Path], device, dtype) -> "ScalarHeadModel":
+    """PPO's value model: the PRM's weights, backbone and head, when ``value_init`` names a PRM
+    dir (ValueInit); else a fresh scalar head on a copy of the SFT policy's backbone."""
+    if value_init is not None:
+        return ScalarHeadModel.load(value_init, device, dtype)
+    return ScalarHeadModel.from_causal_lm(sft_path, device, dtype)
+
+
 def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse",
              value_init: Optional[Path] = None) -> dict:
     from prmlab import rewards
@@ -112,8 +120,7 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
     opt = torch.optim.AdamW(policy.parameters(), lr=acfg.lr, weight_decay=0.0)
     value_model = value_opt = None
     if acfg.name == "ppo":
-        value_model = (ScalarHeadModel.load(value_init, rt.device, rt.dtype) if value_init is not None
-                       else ScalarHeadModel.from_causal_lm(sft_path, rt.device, rt.dtype))
+        value_model = make_critic(sft_path, value_init, rt.device, rt.dtype)
         value_opt = torch.optim.AdamW(value_model.parameters(), lr=acfg.value_lr, weight_decay=0.0)
     dense = prm is not None and bool(cfg.prm.dense)
     world, rank = D.world(), D.rank()

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["experiment=smoke", "algo=grpo", "reward=pass_rate", "algo.entropy_coef=0.01", "algo.steps=1", "algo.n_checkpoints=1", "algo.epochs=1",
+ARGS = ["experiment=smoke", "algo=grpo", "prm=none", "reward=pass_rate", "algo.entropy_coef=0.01", "algo.steps=1", "algo.n_checkpoints=1", "algo.epochs=1",
         "algo.prompts_per_step=4", "algo.group_size=4", "algo.minibatch_size=16", "algo.oversample=1",
         "algo.loss_agg=seq_mean_token_mean", "logger=none", "progress=false", "eval.n_samples=1", "eval.ks=[1]"]
 

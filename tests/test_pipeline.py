@@ -44,10 +44,12 @@ def test_keys_change_exactly_when_a_read_field_changes(compose):
 
 
 def test_plan_depends_on_algo_and_prm(compose):
-    assert [p.stage.name for p in build_plan(compose())] == ["tasks", "sft", "eval"]
-    assert [p.stage.name for p in build_plan(compose(["algo=grpo"]))] == ["tasks", "sft", "rl_baseline", "eval"]
-    plan = build_plan(compose(["algo=ppo", "prm.dense=true"]))
-    assert plan[-1].inputs["policy"] == "rl"
+    full = ["tasks", "sft", "rl_baseline", "prm_collect", "prm_select", "prm_train", "rl", "eval"]
+    assert [p.stage.name for p in build_plan(compose())] == full  # default: PPO + DenseReward + ValueInit
+    assert [p.stage.name for p in build_plan(compose(["algo=none"]))] == ["tasks", "sft", "eval"]
+    assert [p.stage.name for p in build_plan(compose(["algo=grpo", "prm=none"]))] == ["tasks", "sft", "rl_baseline", "eval"]
+    plan = build_plan(compose(["algo=ppo", "prm=none", "prm.dense=true"]))
+    assert [p.stage.name for p in plan] == full and plan[-1].inputs["policy"] == "rl"
 
 
 def test_stage_key_is_stable_and_version_sensitive():

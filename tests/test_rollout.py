@@ -141,3 +141,23 @@ def test_samples_do_not_depend_on_batch_composition(tiny):
     a = sample(model, tok, prompts, params, seeds=list(range(6)))
     b = sample(model, tok, prompts[3:], SamplingParams(temperature=1.0, max_new_tokens=16, batch_size=2), seeds=[3, 4, 5])
     assert [r.response_ids for r in a[3:]] == [r.response_ids for r in b]
+
+
+def test_value_init_copies_the_prm_weights_into_the_critic(tiny, tmp_path):
+    """ValueInit: PPO's critic is the PRM (backbone and head), not a fresh head on the SFT policy."""
+    from prmlab.models import ScalarHeadModel
+    from prmlab.trainer import make_critic
+
+    _, _, sft = tiny
+    prm = ScalarHeadModel.from_causal_lm(sft, torch.device("cpu"))
+    with torch.no_grad():  # make the PRM differ from the SFT backbone and from a zero head
+        for p in prm.parameters():
+            p.add_(0.01 * torch.randn_like(p))
+    prm.save(tmp_path / "prm")
+    critic = make_critic(sft, tmp_path / "prm", torch.device("cpu"), torch.float32)
+    ref = prm.state_dict()
+    assert set(critic.state_dict()) == set(ref)
+    for name, w in critic.state_dict().items():
+        assert torch.equal(w, ref[name]), name
+    fresh = make_critic(sft, None, torch.device("cpu"), torch.float32)
+    assert torch.count_nonzero(fresh.head.weight) == 0  # without ValueInit: a zero head on SFT

@@ -24,7 +24,9 @@ def test_smoke_run_writes_the_four_records(tmp_path):
     for f in ("config.yaml", "metrics.jsonl", "summary.json", "samples.jsonl"):
         assert (run / f).is_file(), f
     summary = json.loads((run / "summary.json").read_text())
-    assert [s for s in summary["stages"]] == ["tasks", "sft", "eval"]
+    # the default is the PRM paper's method: the whole chain
+    assert [s for s in summary["stages"]] == ["tasks", "sft", "rl_baseline", "prm_collect", "prm_select", "prm_train",
+                                              "rl", "eval"]
     assert all(s["status"] == "computed" for s in summary["stages"].values())
     assert 0.0 <= summary["eval/pass@1"] <= 1.0
     samples = [json.loads(l) for l in (run / "samples.jsonl").read_text().splitlines()]
@@ -38,19 +40,24 @@ def test_smoke_run_writes_the_four_records(tmp_path):
 
 
 def test_multirun_shares_upstream_stages(tmp_path):
-    r = run_prmlab(tmp_path, "-m", "experiment=smoke", "strategy=full,revised_only", "logger=none")
+    r = run_prmlab(tmp_path, "-m", "experiment=smoke", "prm.lambda_fail=0.25,0.5", "logger=none")
     assert r.returncode == 0, r.stderr[-3000:]
     jobs = sorted(p for p in (tmp_path / "sweep").iterdir() if p.is_dir() and (p / "summary.json").exists())
-    assert [j.name for j in jobs] == ["0_strategy=full", "1_strategy=revised_only"]
+    assert [j.name for j in jobs] == ["0_prm.lambda_fail=0.25", "1_prm.lambda_fail=0.5"]
     s0, s1 = (json.loads((j / "summary.json").read_text()) for j in jobs)
     assert all(s["status"] == "computed" for s in s0["stages"].values())
-    assert all(s["status"] == "reused" for s in s1["stages"].values())
-    assert {k: v["key"] for k, v in s0["stages"].items()} == {k: v["key"] for k, v in s1["stages"].items()}
+    # the dense weight enters at rl: everything upstream is computed once and reused
+    shared, own = ["tasks", "sft", "rl_baseline", "prm_collect", "prm_select", "prm_train"], ["rl", "eval"]
+    assert list(s1["stages"]) == shared + own
+    for name in shared:
+        assert s1["stages"][name]["status"] == "reused" and s1["stages"][name]["key"] == s0["stages"][name]["key"]
+    for name in own:
+        assert s1["stages"][name]["status"] == "computed" and s1["stages"][name]["key"] != s0["stages"][name]["key"]
 
 
 def test_dynamic_sampling_trains_on_the_selected_groups(tmp_path):
     """algo.oversample=2: twice the prompts are sampled, prompts_per_step groups are trained on."""
-    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "algo=grpo", "algo.oversample=2", "eval.n_samples=1",
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "algo=grpo", "prm=none", "algo.oversample=2", "eval.n_samples=1",
                    "eval.ks=[1]")
     assert r.returncode == 0, r.stderr[-3000:]
     rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
