@@ -263,8 +263,14 @@ def sweep_jobs(params: dict, overrides: Sequence[str] = ()) -> list[list[str]]:
     return [job for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
 
 
+# overrides that do not change a run's results (the keys Hydra's override_dirname leaves out of job
+# dir names, conf/config.yaml): a job rerun with other values of these is still that job
+NON_RESULT_KEYS = frozenset({"experiment", "logger", "progress", "threads", "cache_dir", "device"})
+
+
 def _override_set(overrides: Iterable[str]) -> frozenset:
-    return frozenset((k, str(v)) for k, v in parse_overrides(overrides).items())
+    return frozenset((k, str(v).lower() if isinstance(v, bool) else str(v))
+                     for k, v in parse_overrides(overrides).items() if k not in NON_RESULT_KEYS)
 
 
 def load_sweeps(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, cache_dirs: Sequence = (),

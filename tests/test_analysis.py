@@ -44,6 +44,15 @@ def test_load_sweep_one_row_per_run_with_parsed_overrides_and_config():
     assert row["stage.eval.key"] == summary["stages"]["eval"]["key"]
 
 
+def test_a_job_rerun_with_other_bookkeeping_overrides_is_not_missing():
+    """A job relaunched by hand (progress=false instead of progress=False, without threads=1) is the
+    same job: only overrides that change results identify it."""
+    job = ["algo=ppo", "seed=2", "experiment=rl_core", "threads=1", "logger=none", "progress=False"]
+    rerun = ["experiment=rl_core", "algo=ppo", "seed=2", "logger=none", "progress=false"]
+    assert collect._override_set(job) == collect._override_set(rerun)
+    assert collect._override_set(job) != collect._override_set(["algo=ppo", "seed=1"])
+
+
 def test_dedupe_counts_one_computation_once():
     runs = load("table1").runs
     # algo=none ignores the 2x2 PRM switches: 4 jobs per seed, one SFT evaluation
