@@ -20,9 +20,10 @@
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
+
 from torch import Tensor
 
 from prmlab.types import Verdict
@@ -110,23 +111,34 @@ def reward_density(scores: Tensor, group_ids: Tensor) -> dict[str, float]:
     }
 
 
-def select_groups(returns: Tensor, group_ids: Tensor, n_groups: int) -> tuple[Tensor, int]:
-    """Rows of ``n_groups`` prompt groups, those whose returns are not all equal first.
+def select_groups(returns: Tensor, group_ids: Tensor, n_groups: int,
+                  outcomes: Optional[Tensor] = None) -> tuple[Tensor, int]:
+    """Rows of ``n_groups`` prompt groups: those whose outcomes disagree first.
 
     DAPO's dynamic sampling (Yu et al., 2025): a group whose samples all score the same gets zero
     advantage under GRPO/RLOO and only dilutes the batch, so the trainer samples
     ``algo.oversample`` times more prompts than it trains on and keeps the groups that disagree.
     Departure from DAPO, which keeps sampling until the batch is full of such groups: the
-    oversampling factor is fixed, and when too few groups disagree the batch is filled with
-    uniform ones (in order), so every step trains on the same number of rollouts (and data-parallel
-    ranks stay in step). ``returns`` is each sample's sequence return (outcome plus any dense PRM
-    terms), so under DenseReward an all-failing group still counts when the PRM tells its samples
-    apart. Groups are taken in the order they first appear. Returns ``(sorted row indices
-    [n_rows] long, number of kept groups that disagree)``.
+    oversampling factor is fixed, and when too few groups disagree the batch is filled with the
+    others (in order), so every step trains on the same number of rollouts (and data-parallel
+    ranks stay in step).
+
+    Priority, in three tiers, each in order of first appearance: groups whose *outcome* scores
+    (``outcomes``, the unit-test reward) disagree; then groups whose sequence ``returns`` (outcome
+    plus dense PRM terms) disagree although their outcomes do not, i.e. all-failing groups the PRM
+    tells apart; then uniform groups. Ranking on outcomes first keeps DenseReward runs on the same
+    outcome signal as their baseline: ranking on returns alone would count nearly every group as
+    varied under a dense reward and silently turn dynamic sampling off (the first Table 1 runs
+    did). Without ``outcomes`` (or when they equal the returns) this is plain DAPO selection.
+    Returns ``(sorted row indices [n_rows] long, number of kept groups whose outcomes disagree)``.
     """
-    idx, hi, lo = _group_range(returns.detach().float().flatten().cpu(), group_ids.cpu())
+    outcomes = returns if outcomes is None else outcomes
+    idx, hi, lo = _group_range(outcomes.detach().float().flatten().cpu(), group_ids.cpu())
+    _, rhi, rlo = _group_range(returns.detach().float().flatten().cpu(), group_ids.cpu())
     order = list(dict.fromkeys(idx.tolist()))  # group indices in order of first appearance
     varied = [g for g in order if hi[g] > lo[g]]
-    keep = (varied + [g for g in order if not hi[g] > lo[g]])[:n_groups]
+    dense_only = [g for g in order if not hi[g] > lo[g] and rhi[g] > rlo[g]]
+    rest = [g for g in order if not hi[g] > lo[g] and not rhi[g] > rlo[g]]
+    keep = (varied + dense_only + rest)[:n_groups]
     rows = torch.isin(idx, torch.tensor(keep, dtype=idx.dtype)).nonzero().flatten()
     return rows, min(len(varied), n_groups)

@@ -49,7 +49,8 @@ STAGES: dict[str, Stage] = {
         Stage("prm_train", 1,
               ("prm.loss", "prm.init", "prm.epochs", "prm.lr", "prm.batch_size", "prm.val_fraction", "seed"),
               _lazy("prmlab.prm.train:prm_train_stage")),
-        Stage("rl", 1,
+        # v2: dynamic sampling ranks groups on outcome disagreement before dense-only disagreement
+        Stage("rl", 2,
               ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm"),
               _lazy("prmlab.trainer:rl_stage"), distributed=True),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,

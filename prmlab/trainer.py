@@ -193,7 +193,7 @@ def train_rl(ctx, *, prm: Optional[torch.nn.Module] = None, prm_loss: str = "mse
         varied = None
         if acfg.oversample > 1:
             rows, varied = rewards.select_groups(core.masked_sum(token_rewards, mask, dim=1), group_ids,
-                                                 acfg.prompts_per_step // world)
+                                                 acfg.prompts_per_step // world, outcomes=scores)
             group_ids, rows = group_ids[rows], rows.to(rt.device)
             ids, attn, mask, scores, token_rewards = ids[rows], attn[rows], mask[rows], scores[rows], token_rewards[rows]
             seq, resp, P = core.trim_columns(ids, attn, mask, P)  # drop columns only dropped rows used

@@ -98,3 +98,20 @@ def test_select_groups_prefers_groups_that_disagree():
     assert rows.tolist() == [2, 3] and varied == 1
     rows, varied = select_groups(torch.zeros(4), torch.tensor([0, 0, 1, 1]), 1)
     assert rows.tolist() == [0, 1] and varied == 0
+
+
+def test_select_groups_ranks_outcome_disagreement_before_dense_only():
+    """Under DenseReward nearly every group's returns differ; selection must still put the groups
+    whose unit-test outcomes disagree first, then all-failing groups the PRM tells apart, then the rest."""
+    gids = torch.tensor([0, 0, 1, 1, 2, 2, 3, 3])
+    outcomes = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0])  # only group 2 disagrees
+    dense = torch.tensor([0.1, -0.2, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])  # group 0: dense-only disagreement
+    returns = outcomes + dense
+    rows, varied = select_groups(returns, gids, 1, outcomes=outcomes)
+    assert rows.tolist() == [4, 5] and varied == 1
+    rows, varied = select_groups(returns, gids, 2, outcomes=outcomes)
+    assert rows.tolist() == [0, 1, 4, 5] and varied == 1
+    rows, _ = select_groups(returns, gids, 3, outcomes=outcomes)  # then uniform groups in order
+    assert rows.tolist() == [0, 1, 2, 3, 4, 5]
+    # ranking on returns alone would have taken group 0 first
+    assert select_groups(returns, gids, 1)[0].tolist() == [0, 1]

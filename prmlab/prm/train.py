@@ -10,8 +10,9 @@ the PRM's output at the line-end token of line j is trained toward label_j:
   score used in RL is then ``2·sigmoid(logit) - 1`` so both losses give a PRM in [-1, 1]
   (``prm_meta.json`` records which transform applies).
 
-Initialisation (``prm.init``): ``value`` = the baseline run's value model (paper), ``sft`` = a
-fresh head on the SFT policy's backbone, ``fresh`` = a randomly initialised backbone.
+Initialisation (``prm.init``): ``value`` = the baseline run's value model (paper; a critic-free
+GRPO/RLOO baseline has none, and ``sft`` is used instead, with a warning), ``sft`` = a fresh head
+on the SFT policy's backbone, ``fresh`` = a randomly initialised backbone.
 Held-out metrics on ``prm.val_fraction`` of the prompts: MSE, sign accuracy and AUC of
 predicting completability (non-neutral lines), and a calibration table (score bins → observed
 completable share), written to ``metrics.json`` and ``calibration.json``.
@@ -118,8 +119,14 @@ def evaluate_prm(model, data, pad_id, loss: str, device, bins: int = 5) -> tuple
 
 def init_model(cfg, ctx, device, dtype) -> ScalarHeadModel:
     if cfg.prm.init == "value":
-        return ScalarHeadModel.load(ctx.inputs["baseline"] / "value", device, dtype)
-    if cfg.prm.init == "sft":
+        value = ctx.inputs["baseline"] / "value"
+        if value.is_dir():
+            return ScalarHeadModel.load(value, device, dtype)
+        # A critic-free baseline (GRPO, RLOO) trains no value model; PPO's critic starts as a head on
+        # the SFT backbone, so that is the nearest equivalent.
+        log.warning("prm.init=value: the baseline has no value model (critic-free algorithm); "
+                    "initialising the PRM from the SFT policy instead")
+    if cfg.prm.init in ("sft", "value"):
         return ScalarHeadModel.from_causal_lm(ctx.inputs["sft"] / "policy", device, dtype)
     from transformers import AutoConfig, AutoModel
 
