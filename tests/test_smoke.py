@@ -66,6 +66,16 @@ def test_dynamic_sampling_trains_on_the_selected_groups(tmp_path):
     assert all(m["losses/grad_norm"] == m["losses/grad_norm"] for m in steps)  # an update ran (not NaN)
 
 
+def test_critic_free_algorithm_runs_the_default_prm_pipeline(tmp_path):
+    """algo=grpo with the default prm=both: no baseline critic exists, so the PRM starts from SFT
+    (prm.init=value falls back, with a warning) and DenseReward enters GRPO's returns."""
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "algo=grpo", "eval.n_samples=1", "eval.ks=[1]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "has no value model" in r.stderr + r.stdout
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert "rl" in summary["stages"] and "prm_train" in summary["stages"]
+
+
 def test_wandb_offline_logs_the_same_metrics(tmp_path):
     r = run_prmlab(tmp_path, "experiment=smoke", "logger=wandb", "eval.n_samples=1", "eval.ks=[1]")
     assert r.returncode == 0, r.stderr[-3000:]
