@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Optional, Sequence
 
 import torch
-
 from torch import Tensor
 
 from prmlab.types import Verdict
