@@ -63,7 +63,11 @@ def _sandbox_processes(sb: Sandbox) -> list[tuple[int, int, str]]:
     out, todo = [], list(roots)
     while todo:
         pid = todo.pop()
-        for tid in os.listdir(f"/proc/{pid}/task") if os.path.exists(f"/proc/{pid}/task") else []:
+        try:  # the process may exit between finding it and listing it
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
             try:
                 kids = [int(k) for k in open(f"/proc/{pid}/task/{tid}/children").read().split()]
             except OSError:
