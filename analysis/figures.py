@@ -96,7 +96,9 @@ def fig3_length(runs: pd.DataFrame, with_prm: Optional[str] = "DenseReward + Val
         _errorbar(ax, x + (i - 0.5) * 0.12, est, f"{name} (n={max(e.n for e in est)})", scale=100)
         counts = [g.get(f"eval/n_samples/len_{b}", pd.Series(dtype=float)).sum() for b in buckets]
         for xi, c in zip(x, counts):
-            ax.annotate(f"{int(c)}", (xi, 0), xytext=(0, -26 - 10 * i), textcoords="offset points",
+            # anchored to the axes' bottom edge (not y = 0, which sits above it), below the tick labels
+            ax.annotate(f"{int(c)}", (xi, 0), xycoords=("data", "axes fraction"), xytext=(0, -26 - 10 * i),
+                        textcoords="offset points",
                         ha="center", fontsize=7, color=f"C{i}", annotation_clip=False)
     ax.set_xticks(x, buckets)
     ax.set_xlabel("response length (tokens)   [samples per bucket below]", labelpad=22)
