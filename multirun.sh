@@ -63,11 +63,13 @@ case "$name" in
   reward_weighting) run reward_weighting "$@" || status=$? ;;
   # Pass-rate study: binary vs pass-rate reward x GRPO/RLOO x two base models, reward density
   passrate_study) run passrate_study "$@" || status=$? ;;
+  # Pass-rate study's gradient analyses: gradient direction, conflict, calibration (GRPO-binary runs)
+  passrate_gradients) run passrate_gradients "$@" || status=$? ;;
   all)
-    for n in rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study; do
+    for n in rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study passrate_gradients; do
       run "$n" "$@" || status=$?
     done
     "$PYTHON" -m analysis.report --index "$RESULTS" || status=$? ;;
-  *) echo "unknown experiment '$name' (rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study all)"; exit 2 ;;
+  *) echo "unknown experiment '$name' (rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study passrate_gradients all)"; exit 2 ;;
 esac
 exit $status

@@ -517,6 +517,62 @@ def load_calibration(coll: Collection) -> pd.DataFrame:
         columns=["run_id", "score_lo", "score_hi", "n", "completable_frac"])
 
 
+GRADIENT_COLUMNS = ["run_id", "checkpoint", "reward", "algo", "cos_to_full", "delta_logp_full", "partial_mean_cos",
+                    "partial_cancel_ratio", "n_conflict_groups", "n_full_pass", "n_partial", "n_samples",
+                    "grad_norm", "nonzero_adv_frac"]
+
+
+def _stage_jsonl(coll: Collection, stage: str, filename: str, columns: Sequence[str]) -> pd.DataFrame:
+    """``<stage entry>/<filename>`` of every run that has it, one row per record plus ``run_id``.
+    Runs without the file (the stage did not run, or its entry was not copied) are skipped: the
+    figures and tables say when nothing was found."""
+    parts = []
+    for _, row in coll.runs.iterrows():
+        entry = stage_entry(coll, row, stage)
+        if entry is None or not (entry / filename).is_file():
+            continue
+        with open(entry / filename) as f:
+            recs = [json.loads(line) for line in f if line.strip()]
+        if recs:
+            df = pd.DataFrame(recs)
+            df.insert(0, "run_id", row["run_id"])
+            parts.append(df)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=list(columns))
+
+
+def load_gradients(coll: Collection) -> pd.DataFrame:
+    """The gradient analyses (``gradients/<key>/gradients.jsonl``): one row per run x checkpoint x
+    reward x algorithm with ``cos_to_full`` (cosine of the batch policy gradient to the full-pass
+    log-likelihood gradient), ``delta_logp_full`` (change of the full-pass responses' mean
+    log-probability after one normalised step), ``partial_mean_cos`` / ``partial_cancel_ratio``
+    (within-group conflict among partial-pass responses, averaged over groups) and the counts."""
+    return _stage_jsonl(coll, "gradients", "gradients.jsonl", GRADIENT_COLUMNS)
+
+
+def load_gradient_groups(coll: Collection) -> pd.DataFrame:
+    """Per-group conflict figures (``gradients/<key>/groups.jsonl``): ``run_id``, ``checkpoint``,
+    ``reward``, ``algo``, ``problem_id``, ``n`` (partial-pass responses with a non-zero gradient),
+    ``mean_cos`` (mean pairwise cosine), ``cancel_ratio`` (‖Σ g_i‖ / Σ ‖g_i‖)."""
+    return _stage_jsonl(coll, "gradients", "groups.jsonl",
+                        ["run_id", "checkpoint", "reward", "algo", "problem_id", "n", "mean_cos", "cancel_ratio"])
+
+
+def load_progress(coll: Collection) -> pd.DataFrame:
+    """Pass rate against progress toward full correctness, one row per *failing* labelled response
+    of each run's PRM collection (``prm_collect/<key>/labels.jsonl``): ``pass_rate`` (share of
+    tests passed), ``progress`` (share of the response's lines the binary search labels
+    completable, m* / M), ``checkpoint``, ``category`` (revised | wrong). The population of the
+    gradients stage's Spearman's rho (``grad/calibration_spearman_rho``)."""
+    cols = ["run_id", "checkpoint", "category", "pass_rate", "progress"]
+    df = _stage_jsonl(coll, "prm_collect", "labels.jsonl", ["run_id", "checkpoint", "category", "pass_rate",
+                                                              "lines", "m_star"])
+    if df.empty:
+        return pd.DataFrame(columns=cols)
+    df = df[(df["category"] != "correct") & (df["lines"].map(len) > 0)].copy()
+    df["progress"] = [max(int(m), 0) / len(lines) for m, lines in zip(df["m_star"], df["lines"])]
+    return df[cols].reset_index(drop=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     import argparse
 

@@ -18,6 +18,13 @@ error bar or a band, and every legend entry carries ``n`` (seeds).
   (``prm_train/<key>/calibration.json``) against the calibrated line: an MSE-trained PRM on ±1
   labels predicts ``2 P(completable) - 1``, so a calibrated PRM lies on ``P = (score + 1) / 2``.
 * ``sweep_figure``: pass@1 against a swept numeric factor (e.g. ``prm.lambda_fail``).
+* ``gradient_direction``: the pass-rate study's gradient-direction analysis per checkpoint of the
+  analysed run: cosine of the batch policy gradient under each reward x baseline to the full-pass
+  log-likelihood gradient, and the change of the full-pass log-probability after one step.
+* ``gradient_conflict``: within-group conflict among partial-pass responses' advantage-weighted
+  gradients (pairwise cosine, cancellation ratio), per reward x baseline, pooled over groups.
+* ``passrate_calibration``: progress toward full correctness (completable share of lines) per
+  pass-rate bin of failing responses, with Spearman's rho per run.
 """
 from __future__ import annotations
 
@@ -262,5 +269,115 @@ def sweep_figure(runs: pd.DataFrame, factor: str, metric: str = PASS1, xlabel: O
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+GRAD_CONDITIONS = [(r, a) for r in ("binary", "pass_rate") for a in ("grpo", "rloo")]
+
+
+def _model_of(runs: pd.DataFrame) -> pd.DataFrame:
+    df = with_labels(runs)
+    return df[["run_id", "seed", "model"]]
+
+
+def gradient_direction(grads: pd.DataFrame, runs: pd.DataFrame):
+    """Per model (columns): cos(g_R, g_full) and Δ log π(full-pass) against the checkpoint, one
+    line per reward x baseline, mean over seeds with its 95% interval."""
+    title = "Gradient direction: does the update favour full-pass responses?"
+    if grads.empty:
+        return _no_data(title, "no gradients records (run with gradients.enabled=true)")
+    df = grads.merge(_model_of(runs), on="run_id")
+    models = sorted(df["model"].unique())
+    metrics = [("cos_to_full", "cos(batch gradient, full-pass gradient)"),
+               ("delta_logp_full", "Δ log π(full-pass) after one step")]
+    fig, axes = _figure(len(metrics), len(models), figsize=(4.4 * len(models), 6.4), squeeze=False, sharex=True)
+    for j, model in enumerate(models):
+        g = df[df["model"] == model]
+        for i, (m, ylabel) in enumerate(metrics):
+            ax = axes[i][j]
+            for k, (reward, algo) in enumerate(GRAD_CONDITIONS):
+                c = g[(g["reward"] == reward) & (g["algo"] == algo)]
+                band = stats.curve_band(c, m, step_col="checkpoint")
+                if band.empty:
+                    continue
+                _errorbar(ax, band["checkpoint"] + (k - 1.5) * 0.06,
+                          [stats.Estimate(*r) for r in band[["mean", "lo", "hi", "n"]].itertuples(index=False)],
+                          f"{algo.upper()} {reward} (n={int(band['n'].max())})", color=f"C{k}",
+                          ls="-" if reward == "binary" else "--")
+            ax.axhline(0, color="grey", lw=0.8)
+            ax.set_ylabel(ylabel, fontsize=8)
+            if i == 0:
+                ax.set_title(model)
+            if i == len(metrics) - 1:
+                ax.set_xlabel("checkpoint of the analysed run")
+        if axes[0][j].get_legend_handles_labels()[0]:
+            axes[0][j].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_conflict(groups: pd.DataFrame, runs: pd.DataFrame):
+    """Per reward x baseline x model: the distribution over prompt groups of the mean pairwise
+    cosine and of the cancellation ratio among partial-pass responses' advantage-weighted gradients."""
+    title = "Conflicting gradients among partial-pass responses"
+    if groups.empty:
+        return _no_data(title, "no per-group gradient records (no group had 2+ partial-pass responses "
+                               "with a non-zero advantage)")
+    df = groups.merge(_model_of(runs), on="run_id")
+    fig, axes = _figure(1, 2, figsize=(10, 3.8))
+    conds = [(m, r, a) for m in sorted(df["model"].unique()) for r, a in GRAD_CONDITIONS]
+    for ax, (col, label) in zip(axes, [("mean_cos", "mean pairwise cosine within a group"),
+                                       ("cancel_ratio", "cancellation ratio ‖Σ g_i‖ / Σ ‖g_i‖")]):
+        data, names = [], []
+        for m, r, a in conds:
+            v = df[(df["model"] == m) & (df["reward"] == r) & (df["algo"] == a)][col].dropna()
+            if len(v):
+                data.append(v.to_numpy())
+                names.append(f"{m}\n{a.upper()} {r}\n({len(v)} groups)")
+        if not data:
+            ax.set_axis_off()
+            continue
+        ax.boxplot(data, showmeans=True)
+        ax.set_xticks(range(1, len(names) + 1), names, fontsize=6)
+        ax.set_ylabel(label, fontsize=8)
+        ax.axhline(0 if col == "mean_cos" else 1, color="grey", lw=0.8, ls=":")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def passrate_calibration(progress: pd.DataFrame, runs: pd.DataFrame, bins: int = 5):
+    """Failing responses: mean completable share of lines per pass-rate bin, per model (mean over
+    seeds with its 95% interval), with each model's Spearman's rho (mean over seeds)."""
+    title = "Is pass rate calibrated to progress? (failing responses)"
+    if progress.empty:
+        return _no_data(title, "no labelled PRM responses (the gradients stage's prm_collect)")
+    df = progress.merge(_model_of(runs), on="run_id")
+    edges = np.linspace(0, 1, bins + 1)
+    # pass rate 0 gets its own bin: most failing responses pass no test at all
+    df["bin"] = np.where(df["pass_rate"] <= 0, -1, np.clip(np.digitize(df["pass_rate"], edges[1:-1]), 0, bins - 1))
+    centres = {-1: 0.0, **{b: (edges[b] + edges[b + 1]) / 2 for b in range(bins)}}
+    fig, ax = _figure(figsize=(5.5, 4))
+    from scipy.stats import spearmanr
+
+    for i, (model, g) in enumerate(df.groupby("model", sort=True)):
+        per_seed = g.groupby(["seed", "bin"])["progress"].mean().reset_index()
+        band = stats.curve_band(per_seed, "progress", step_col="bin")
+        rhos = []
+        for _, s in g.groupby("seed"):
+            if len(s) >= 3 and s["pass_rate"].nunique() > 1 and s["progress"].nunique() > 1:
+                rhos.append(float(spearmanr(s["pass_rate"], s["progress"]).statistic))
+        rho = stats.mean_ci(rhos)
+        _errorbar(ax, [centres[int(b)] + (i - 0.5) * 0.01 for b in band["bin"]],
+                  [stats.Estimate(*r) for r in band[["mean", "lo", "hi", "n"]].itertuples(index=False)],
+                  f"{model}: Spearman ρ = {rho.fmt(1.0, 2)} (n={rho.n}; {len(g)} responses)", color=f"C{i}")
+    ax.set_xlabel("test pass rate of the failing response (0 = its own bin)")
+    ax.set_ylabel("completable share of lines (m* / M)")
+    ax.set_xlim(-0.05, 1.0)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -85,9 +85,9 @@ def verdict(c: stats.Comparison, expected_sign: int) -> str:
 
 
 def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, sign: int,
-           what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points") -> Claim:
+           what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points", digits: int = 1) -> Claim:
     c = stats.compare_runs(runs_a, runs_b, metric)
-    here = f"{what} = {c.fmt(scale)}{unit} (n={c.n_pairs} paired seeds, Welch p={stats.fmt_p(c.p_welch)})"
+    here = f"{what} = {c.fmt(scale, digits)}{unit} (n={c.n_pairs} paired seeds, Welch p={stats.fmt_p(c.p_welch)})"
     return Claim(paper, here, verdict(c, sign))
 
 
@@ -273,6 +273,44 @@ def build_passrate(coll: Collection, runs: pd.DataFrame) -> Report:
     return r
 
 
+def _metric_as(runs: pd.DataFrame, metric: str, name: str = "value") -> pd.DataFrame:
+    """``runs`` with ``metric`` copied to column ``name``: two metrics of the same runs become two
+    conditions for a paired-by-seed comparison."""
+    out = runs[["run_id", "seed"]].copy()
+    out[name] = runs[metric] if metric in runs else float("nan")
+    return out
+
+
+def build_passrate_gradients(coll: Collection, runs: pd.DataFrame) -> Report:
+    """Gradient direction, conflict and calibration on the checkpoints of GRPO-binary runs."""
+    r = Report("passrate_gradients")
+    df = tables.with_labels(runs)
+    df = df[df["algo"] != "none"] if not df.empty else df
+    r.tables += [tables.gradients_table(df), tables.calibration_table(df)]
+    r.figures += [
+        Figure("gradient_direction", "Gradient direction per checkpoint",
+               figures.gradient_direction(collect.load_gradients(coll), df),
+               "Solid: binary reward, dashed: pass-rate reward; the same sampled batch at each checkpoint."),
+        Figure("gradient_conflict", "Conflicting gradients within groups",
+               figures.gradient_conflict(collect.load_gradient_groups(coll), df)),
+        Figure("passrate_calibration", "Pass rate against progress (completable share)",
+               figures.passrate_calibration(collect.load_progress(coll), df)),
+    ]
+    if df.empty:
+        return r
+    for model, g in df.groupby("model"):
+        for algo in ("grpo", "rloo"):
+            for key, what in (("cos_to_full", "cos to full-pass gradient"),
+                              ("delta_logp_full", "Δ log π(full-pass)")):
+                pr = _metric_as(g, tables.gradient_metric("pass_rate", algo, key))
+                bi = _metric_as(g, tables.gradient_metric("binary", algo, key))
+                c = _claim(f"{model} {algo.upper()}: the pass-rate reward's update points less toward full-pass "
+                           f"responses than the binary reward's ({what}; the mechanism the study's analyses probe)",
+                           pr, bi, "value", -1, what=f"pass_rate − binary {what}", scale=1.0, unit="", digits=3)
+                r.claims.append(c)
+    return r
+
+
 def build_rl_core(coll: Collection, runs: pd.DataFrame) -> Report:
     """SFT vs PPO / GRPO / RLOO under each outcome reward: does RL beat its SFT start (paired by seed)?"""
     r = Report("rl_core")
@@ -334,6 +372,7 @@ def factors(runs: pd.DataFrame) -> list[str]:
 BUILDERS: dict[str, Callable[[Collection, pd.DataFrame], Report]] = {
     "table1": build_table1, "table2": build_table2, "fig3_length": build_fig3, "fig4_data": build_fig4,
     "reward_weighting": build_reward_weighting, "passrate_study": build_passrate, "rl_core": build_rl_core,
+    "passrate_gradients": build_passrate_gradients,
 }
 
 

@@ -335,5 +335,72 @@ def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None) -
                  pd.DataFrame(data), notes)
 
 
+GRADIENT_METRICS = (("cos_to_full", "cos to full-pass gradient", 3),
+                    ("delta_logp_full", "Δ log π(full-pass) per step", 3),
+                    ("partial_mean_cos", "partial-pass pairwise cos", 3),
+                    ("partial_cancel_ratio", "cancellation ratio", 3))
+
+
+def gradient_metric(reward: str, algo: str, key: str) -> str:
+    """The run-summary column of one gradient figure (mean over the analysed checkpoints)."""
+    return f"grad/{reward}_{algo}/{key}"
+
+
+def gradients_table(runs: pd.DataFrame) -> Table:
+    """The pass-rate study's gradient analyses: rows (model, baseline, reward), per-seed values =
+    the run summary's mean over the analysed checkpoints; mean [95% interval] over seeds."""
+    df = with_labels(runs)
+    if df.empty or not any(c.startswith("grad/") for c in df.columns):
+        return _empty("gradients", "Gradient analyses")
+    head = ["Model", "Baseline", "Reward", "n"] + [label for _, label, _ in GRADIENT_METRICS]
+    rows, data = [], []
+    for model in sorted(df["model"].unique()):
+        g = df[df["model"] == model]
+        for algo in ("grpo", "rloo"):
+            for reward in ("binary", "pass_rate"):
+                est = [stats.estimate(g, gradient_metric(reward, algo, k)) for k, _, _ in GRADIENT_METRICS]
+                if all(e.n == 0 for e in est):
+                    continue
+                rows.append([model, algo.upper(), reward, str(max(e.n for e in est))] +
+                            [e.fmt(1.0, d) for e, (_, _, d) in zip(est, GRADIENT_METRICS)])
+                rec = {"model": model, "algo": algo, "reward": reward, "n": max(e.n for e in est)}
+                for e, (k, _, _) in zip(est, GRADIENT_METRICS):
+                    rec.update({f"{k}_mean": e.mean, f"{k}_lo": e.lo, f"{k}_hi": e.hi})
+                data.append(rec)
+    notes = ["Cells: mean over seeds [95% percentile-bootstrap interval]; each seed's value is its run's mean "
+             "over the analysed checkpoints (gradients.prompts groups x gradients.group_size responses each). "
+             "n = seeds.",
+             "cos to full-pass gradient: cosine between the batch policy gradient Σ A_i ∇log π(y_i) / n and "
+             "the gradient of the mean log-likelihood of the batch's full-pass responses. Δ log π(full-pass): "
+             "change of their mean log-probability after one step of norm gradients.step_size along the batch "
+             "gradient. Partial-pass pairwise cos and cancellation ratio ‖Σ g_i‖ / Σ ‖g_i‖: among the "
+             "advantage-weighted gradients g_i of one group's partial-pass responses (0 < pass rate < 1), "
+             "averaged over groups with 2+ of them (1 = aligned; near 0 = they cancel)."]
+    return Table("gradients", "Gradient analyses of the pass-rate study (GRPO-binary checkpoints)", head, rows,
+                 pd.DataFrame(data), notes)
+
+
+def calibration_table(runs: pd.DataFrame) -> Table:
+    """Spearman's rho between a failing response's pass rate and its completable share of lines."""
+    df = with_labels(runs)
+    m = "grad/calibration_spearman_rho"
+    if df.empty or m not in df:
+        return _empty("calibration", "Pass-rate calibration")
+    head = ["Model", "n", "Spearman ρ (pass rate vs completable share)", "failing responses per seed"]
+    rows, data = [], []
+    for model in sorted(df["model"].unique()):
+        g = df[df["model"] == model]
+        e = stats.estimate(g, m)
+        nresp = stats.estimate(g, "grad/calibration_n")
+        rows.append([model, str(e.n), e.fmt(1.0, 2), nresp.fmt(1.0, 0, interval=False)])
+        data.append({"model": model, "n": e.n, "rho_mean": e.mean, "rho_lo": e.lo, "rho_hi": e.hi,
+                     "responses_mean": nresp.mean})
+    notes = ["Failing responses of the PRM collection on the analysed run's checkpoints: pass rate (share "
+             "of tests passed) against progress (share of lines whose prefix the binary search finds "
+             "completable, m*/M). ρ per seed, mean [95% bootstrap interval] over seeds; n = seeds."]
+    return Table("calibration", "Is pass rate calibrated to progress toward full correctness?", head, rows,
+                 pd.DataFrame(data), notes)
+
+
 def _empty(name: str, title: str) -> Table:
     return Table(name, title, ["(no runs)"], [], pd.DataFrame(), ["No complete runs matched this table."])

@@ -33,6 +33,8 @@ SLICES = [f"{PASS1}/{s}" for s in ("easy", "medium", "hard", "contest", "nl2alg"
 CURVES = ["reward/all_pass_rate", "reward/mean", "rollout/kl"]
 DENSITY = ["reward/nonzero_group_var_frac", "reward/nonzero_frac"]
 MONITORS = ["rollout/response_tokens", "rollout/comment_line_frac"]
+# the gradients stage's summary names (prmlab/gradients.py): grad/<reward>_<algo>/<figure>
+GRAD = lambda key: [f"grad/{r}_{a}/{key}" for r in ("binary", "pass_rate") for a in ("grpo", "rloo")]  # noqa: E731
 
 # Per experiment: the config keys that label its conditions, its RL stages, and its panels.
 LAYOUT = {
@@ -52,6 +54,15 @@ LAYOUT = {
     "passrate_study": {"groupby": ["model.arch", "algo.name", "reward.name"], "stages": ["rl_baseline"],
                        "bars": [("Pass-rate study: pass@1", [PASS1, "eval/pass_rate"])],
                        "lines": [DENSITY, CURVES, MONITORS]},
+    "passrate_gradients": {"groupby": ["model.arch"], "stages": ["gradients"],
+                           "bars": [("Gradient direction: cos to the full-pass gradient", GRAD("cos_to_full")),
+                                    ("Gradient direction: change of full-pass log-prob per step",
+                                     GRAD("delta_logp_full")),
+                                    ("Conflict among partial-pass responses: cancellation ratio",
+                                     GRAD("partial_cancel_ratio")),
+                                    ("Calibration: Spearman rho of pass rate vs progress",
+                                     ["grad/calibration_spearman_rho"])],
+                           "lines": [GRAD("cos_to_full"), GRAD("delta_logp_full")]},
 }
 GENERIC = {"groupby": [], "stages": ["rl_baseline", "rl"], "bars": [("pass@1", [PASS1] + SLICES)],
            "lines": [CURVES, MONITORS]}

@@ -25,7 +25,7 @@ def load(*names, warn=False):
 
 def test_fixture_is_small():
     size = sum(p.stat().st_size for p in FIXTURE.rglob("*") if p.is_file())
-    assert size < 1_500_000  # ~1.2 MB now: small enough to commit, large enough for every analysis path
+    assert size < 1_500_000  # ~1.4 MB now: small enough to commit, large enough for every analysis path
 
 
 def test_load_sweep_one_row_per_run_with_parsed_overrides_and_config():
@@ -295,7 +295,7 @@ def test_verdicts():
 
 @pytest.mark.parametrize("name,also", [("table1", ()), ("table2", ("table1",)), ("fig3_length", ("table1",)),
                                        ("fig4_data", ("table1",)), ("reward_weighting", ("table1",)),
-                                       ("passrate_study", ())])
+                                       ("passrate_study", ()), ("passrate_gradients", ())])
 def test_report_folder(tmp_path, name, also):
     out = tmp_path / name
     args = [str(SWEEPS / n) for n in (name, *also)]
@@ -314,7 +314,7 @@ def test_report_folder(tmp_path, name, also):
     assert len(pd.read_csv(out / "runs.csv")) > 0
     if name == "table2":
         assert "incomplete run(s), not in the tables" in index and "never started" in index
-    if name in ("table1", "table2", "passrate_study"):
+    if name in ("table1", "table2", "passrate_study", "passrate_gradients"):
         assert "The papers' claims on this testbed" in index
 
 

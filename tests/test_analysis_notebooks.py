@@ -42,4 +42,6 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
     else:
         assert "Pass-rate study: binary vs pass-rate reward" in texts
         assert (tmp_path / "results" / "passrate_study" / "figures" / "reward_density.png").is_file()
+        assert "Gradient analyses of the pass-rate study" in texts
+        assert (tmp_path / "results" / "passrate_gradients" / "figures" / "gradient_direction.png").is_file()
     assert len(images) >= 3

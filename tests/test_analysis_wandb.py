@@ -52,6 +52,17 @@ def test_passrate_and_unknown_groups():
     assert _panels(generic) and generic.blocks[-1].runsets[0].groupby == []
 
 
+def test_gradient_panels_use_the_stage_summary_names():
+    panels = _panels(wandb_report.build_report("e", "p", "passrate_gradients"))
+    bars = {p.title: p.metrics for p in panels if isinstance(p, wr.BarPlot)}
+    cos = bars["Gradient direction: cos to the full-pass gradient"]
+    assert cos == ["grad/binary_grpo/cos_to_full", "grad/binary_rloo/cos_to_full",
+                   "grad/pass_rate_grpo/cos_to_full", "grad/pass_rate_rloo/cos_to_full"]
+    assert ["grad/calibration_spearman_rho"] in bars.values()
+    lines = [p for p in panels if isinstance(p, wr.LinePlot)]
+    assert lines and all(p.x == "gradients/step" for p in lines)
+
+
 def test_offline_main_says_so_and_exits_nonzero(monkeypatch, capsys):
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:9")  # nothing listens on the discard port
     code = wandb_report.main(["--entity", "e", "--project", "p", "--group", "table1"])
