@@ -320,13 +320,16 @@ def gradient_direction(grads: pd.DataFrame, runs: pd.DataFrame):
 
 def gradient_conflict(groups: pd.DataFrame, runs: pd.DataFrame):
     """Per reward x baseline x model: the distribution over prompt groups of the mean pairwise
-    cosine and of the cancellation ratio among partial-pass responses' advantage-weighted gradients."""
+    cosine and of the cancellation ratio among partial-pass responses' advantage-weighted gradients
+    (tick labels end with the number of groups). GRPO and RLOO give identical boxes: within one
+    group both advantages are positive multiples of r - mean(r), and cosines and the ratio are
+    scale-free; they are drawn both so that the layout matches the other panels."""
     title = "Conflicting gradients among partial-pass responses"
     if groups.empty:
         return _no_data(title, "no per-group gradient records (no group had 2+ partial-pass responses "
                                "with a non-zero advantage)")
     df = groups.merge(_model_of(runs), on="run_id")
-    fig, axes = _figure(1, 2, figsize=(10, 3.8))
+    fig, axes = _figure(1, 2, figsize=(12, 4.6))
     conds = [(m, r, a) for m in sorted(df["model"].unique()) for r, a in GRAD_CONDITIONS]
     for ax, (col, label) in zip(axes, [("mean_cos", "mean pairwise cosine within a group"),
                                        ("cancel_ratio", "cancellation ratio ‖Σ g_i‖ / Σ ‖g_i‖")]):
@@ -335,15 +338,15 @@ def gradient_conflict(groups: pd.DataFrame, runs: pd.DataFrame):
             v = df[(df["model"] == m) & (df["reward"] == r) & (df["algo"] == a)][col].dropna()
             if len(v):
                 data.append(v.to_numpy())
-                names.append(f"{m}\n{a.upper()} {r}\n({len(v)} groups)")
+                names.append(f"{m} {a.upper()} {r} ({len(v)})")
         if not data:
             ax.set_axis_off()
             continue
         ax.boxplot(data, showmeans=True)
-        ax.set_xticks(range(1, len(names) + 1), names, fontsize=6)
+        ax.set_xticks(range(1, len(names) + 1), names, fontsize=7, rotation=35, ha="right")
         ax.set_ylabel(label, fontsize=8)
         ax.axhline(0 if col == "mean_cos" else 1, color="grey", lw=0.8, ls=":")
-    fig.suptitle(title)
+    fig.suptitle(title + " (box: quartiles, line: median, triangle: mean; tick: groups)", fontsize=10)
     fig.tight_layout()
     return fig
 
