@@ -18,7 +18,8 @@ What each experiment gets is the ``BUILDERS`` entry of its name (the runs' ``exp
 swept factors and the training curves. Claims are checked by sign and interval: *reproduced*
 when the 95% interval of the difference excludes 0 in the paper's direction, *same direction,
 not resolved* when the mean has the paper's sign but the interval includes 0, *opposite* when
-the mean has the other sign (*opposite, resolved* if the interval excludes 0 too).
+the mean has the other sign (*opposite, resolved* if the interval excludes 0 too). A "does not
+reliably beat" claim (``NOT_BETTER``) is contradicted only by a gain whose interval excludes 0.
 """
 from __future__ import annotations
 
@@ -68,12 +69,22 @@ class Report:
 # claims
 
 
-def verdict(c: stats.Comparison, expected_sign: int) -> str:
-    """The paper's direction (``+1``/``-1``; ``0`` = "no notable difference") against ``c``."""
+NOT_BETTER = "not_better"  # a claim that a is *not* reliably better than b (e.g. pass-rate vs binary)
+
+
+def verdict(c: stats.Comparison, expected_sign: int | str) -> str:
+    """The paper's direction (``+1``/``-1``; ``0`` = "no notable difference"; ``NOT_BETTER`` = "a
+    does not reliably beat b", contradicted only by a resolved gain) against ``c``."""
     if c.n_pairs == 0 or math.isnan(c.diff):
         return "not measured (no paired seeds)"
     has_ci = not math.isnan(c.lo)
     excludes0 = has_ci and (c.lo > 0 or c.hi < 0)
+    if expected_sign == NOT_BETTER:
+        if excludes0 and c.diff > 0:
+            return "differs (resolved gain)"
+        if excludes0:
+            return "consistent (resolved loss)"
+        return "consistent (interval includes 0)" if has_ci else "consistent in sign only (1 seed, no interval)"
     if expected_sign == 0:
         return "differs (interval excludes 0)" if excludes0 else (
             "consistent (interval includes 0)" if has_ci else "consistent in sign only (1 seed, no interval)")
@@ -84,7 +95,7 @@ def verdict(c: stats.Comparison, expected_sign: int) -> str:
     return "opposite, resolved" if excludes0 else "opposite direction, not resolved"
 
 
-def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, sign: int,
+def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, sign: int | str,
            what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points", digits: int = 1) -> Claim:
     c = stats.compare_runs(runs_a, runs_b, metric)
     here = f"{what} = {c.fmt(scale, digits)}{unit} (n={c.n_pairs} paired seeds, Welch p={stats.fmt_p(c.p_welch)})"
@@ -263,7 +274,7 @@ def build_passrate(coll: Collection, runs: pd.DataFrame) -> Report:
         for (model, algo), g in df.groupby(["model", "algo"]):
             b, p = g[g["reward"] == "binary"], g[g["reward"] == "pass_rate"]
             r.claims.append(_claim(f"{model} {algo.upper()}: pass-rate reward does not reliably beat binary",
-                                   p, b, tables.PASS1, 0, what="pass_rate − binary"))
+                                   p, b, tables.PASS1, NOT_BETTER, what="pass_rate − binary"))
             if not density.empty:
                 d = g.merge(density, on="run_id")
                 r.claims.append(_claim(f"{model} {algo.upper()}: pass-rate rewards are denser",

@@ -291,6 +291,10 @@ def test_verdicts():
     assert report.verdict(c(-0.05, -0.09, -0.01), +1) == "opposite, resolved"
     assert report.verdict(c(0.0, -0.01, 0.01), 0).startswith("consistent")
     assert report.verdict(c(0.05, 0.01, 0.09), 0).startswith("differs")
+    # "pass-rate does not reliably beat binary": only a resolved gain contradicts it
+    assert report.verdict(c(0.05, 0.01, 0.09), report.NOT_BETTER) == "differs (resolved gain)"
+    assert report.verdict(c(-0.05, -0.09, -0.01), report.NOT_BETTER) == "consistent (resolved loss)"
+    assert report.verdict(c(0.02, -0.01, 0.05), report.NOT_BETTER) == "consistent (interval includes 0)"
 
 
 @pytest.mark.parametrize("name,also", [("table1", ()), ("table2", ("table1",)), ("fig3_length", ("table1",)),
