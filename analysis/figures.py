@@ -276,18 +276,13 @@ def sweep_figure(runs: pd.DataFrame, factor: str, metric: str = PASS1, xlabel: O
 GRAD_CONDITIONS = [(r, a) for r in ("binary", "pass_rate") for a in ("grpo", "rloo")]
 
 
-def _model_of(runs: pd.DataFrame) -> pd.DataFrame:
-    df = with_labels(runs)
-    return df[["run_id", "seed", "model"]]
-
-
 def gradient_direction(grads: pd.DataFrame, runs: pd.DataFrame):
     """Per model (columns): cos(g_R, g_full) and Δ log π(full-pass) against the checkpoint, one
     line per reward x baseline, mean over seeds with its 95% interval."""
     title = "Gradient direction: does the update favour full-pass responses?"
     if grads.empty:
         return _no_data(title, "no gradients records (run with gradients.enabled=true)")
-    df = grads.merge(_model_of(runs), on="run_id")
+    df = grads.merge(_label_runs(runs, "model"), on="run_id").rename(columns={"_hue": "model"})
     models = sorted(df["model"].unique())
     metrics = [("cos_to_full", "cos(batch gradient, full-pass gradient)"),
                ("delta_logp_full", "Δ log π(full-pass) after one step")]
@@ -328,7 +323,7 @@ def gradient_conflict(groups: pd.DataFrame, runs: pd.DataFrame):
     if groups.empty:
         return _no_data(title, "no per-group gradient records (no group had 2+ partial-pass responses "
                                "with a non-zero advantage)")
-    df = groups.merge(_model_of(runs), on="run_id")
+    df = groups.merge(_label_runs(runs, "model"), on="run_id").rename(columns={"_hue": "model"})
     fig, axes = _figure(1, 2, figsize=(12, 4.6))
     conds = [(m, r, a) for m in sorted(df["model"].unique()) for r, a in GRAD_CONDITIONS]
     for ax, (col, label) in zip(axes, [("mean_cos", "mean pairwise cosine within a group"),
@@ -353,26 +348,22 @@ def gradient_conflict(groups: pd.DataFrame, runs: pd.DataFrame):
 
 def passrate_calibration(progress: pd.DataFrame, runs: pd.DataFrame, bins: int = 5):
     """Failing responses: mean completable share of lines per pass-rate bin, per model (mean over
-    seeds with its 95% interval), with each model's Spearman's rho (mean over seeds)."""
+    seeds with its 95% interval), with each model's Spearman's rho (the runs' summary, mean over seeds)."""
     title = "Is pass rate calibrated to progress? (failing responses)"
     if progress.empty:
         return _no_data(title, "no labelled PRM responses (the gradients stage's prm_collect)")
-    df = progress.merge(_model_of(runs), on="run_id")
+    df = progress.merge(_label_runs(runs, "model"), on="run_id").rename(columns={"_hue": "model"})
     edges = np.linspace(0, 1, bins + 1)
     # pass rate 0 gets its own bin: most failing responses pass no test at all
     df["bin"] = np.where(df["pass_rate"] <= 0, -1, np.clip(np.digitize(df["pass_rate"], edges[1:-1]), 0, bins - 1))
     centres = {-1: 0.0, **{b: (edges[b] + edges[b + 1]) / 2 for b in range(bins)}}
     fig, ax = _figure(figsize=(5.5, 4))
-    from scipy.stats import spearmanr
-
+    labels = with_labels(runs)
     for i, (model, g) in enumerate(df.groupby("model", sort=True)):
         per_seed = g.groupby(["seed", "bin"])["progress"].mean().reset_index()
         band = stats.curve_band(per_seed, "progress", step_col="bin")
-        rhos = []
-        for _, s in g.groupby("seed"):
-            if len(s) >= 3 and s["pass_rate"].nunique() > 1 and s["progress"].nunique() > 1:
-                rhos.append(float(spearmanr(s["pass_rate"], s["progress"]).statistic))
-        rho = stats.mean_ci(rhos)
+        # the gradients stage's own rho over the same responses (grad/calibration_spearman_rho)
+        rho = stats.estimate(labels[labels["model"] == model], "grad/calibration_spearman_rho")
         _errorbar(ax, [centres[int(b)] + (i - 0.5) * 0.01 for b in band["bin"]],
                   [stats.Estimate(*r) for r in band[["mean", "lo", "hi", "n"]].itertuples(index=False)],
                   f"{model}: Spearman ρ = {rho.fmt(1.0, 2)} (n={rho.n}; {len(g)} responses)", color=f"C{i}")

@@ -335,10 +335,10 @@ def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None) -
                  pd.DataFrame(data), notes)
 
 
-GRADIENT_METRICS = (("cos_to_full", "cos to full-pass gradient", 3),
-                    ("delta_logp_full", "Δ log π(full-pass) per step", 3),
-                    ("partial_mean_cos", "partial-pass pairwise cos", 3),
-                    ("partial_cancel_ratio", "cancellation ratio", 3))
+GRADIENT_METRICS = (("cos_to_full", "cos to full-pass gradient"),
+                    ("delta_logp_full", "Δ log π(full-pass) per step"),
+                    ("partial_mean_cos", "partial-pass pairwise cos"),
+                    ("partial_cancel_ratio", "cancellation ratio"))
 
 
 def gradient_metric(reward: str, algo: str, key: str) -> str:
@@ -352,19 +352,19 @@ def gradients_table(runs: pd.DataFrame) -> Table:
     df = with_labels(runs)
     if df.empty or not any(c.startswith("grad/") for c in df.columns):
         return _empty("gradients", "Gradient analyses")
-    head = ["Model", "Baseline", "Reward", "n"] + [label for _, label, _ in GRADIENT_METRICS]
+    head = ["Model", "Baseline", "Reward", "n"] + [label for _, label in GRADIENT_METRICS]
     rows, data = [], []
     for model in sorted(df["model"].unique()):
         g = df[df["model"] == model]
         for algo in ("grpo", "rloo"):
             for reward in ("binary", "pass_rate"):
-                est = [stats.estimate(g, gradient_metric(reward, algo, k)) for k, _, _ in GRADIENT_METRICS]
+                est = [stats.estimate(g, gradient_metric(reward, algo, k)) for k, _ in GRADIENT_METRICS]
                 if all(e.n == 0 for e in est):
                     continue
                 rows.append([model, algo.upper(), reward, str(max(e.n for e in est))] +
-                            [e.fmt(1.0, d) for e, (_, _, d) in zip(est, GRADIENT_METRICS)])
+                            [e.fmt(1.0, 3) for e in est])
                 rec = {"model": model, "algo": algo, "reward": reward, "n": max(e.n for e in est)}
-                for e, (k, _, _) in zip(est, GRADIENT_METRICS):
+                for e, (k, _) in zip(est, GRADIENT_METRICS):
                     rec.update({f"{k}_mean": e.mean, f"{k}_lo": e.lo, f"{k}_hi": e.hi})
                 data.append(rec)
     notes = ["Cells: mean over seeds [95% percentile-bootstrap interval]; each seed's value is its run's mean "

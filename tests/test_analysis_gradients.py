@@ -114,9 +114,8 @@ def test_figures_draw_every_condition(tmp_path):
     assert labels == ["GRPO binary (n=2)", "RLOO binary (n=2)", "GRPO pass_rate (n=2)", "RLOO pass_rate (n=2)"]
     fig = figures.passrate_calibration(collect.load_progress(coll), runs)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    # progress rises strictly with pass rate in every run: rho = 1 at each seed
-    assert legend[0].startswith("tiny-gpt2: Spearman ρ = 1.00") and "16 responses" not in legend[0]
-    assert "8 responses" in legend[0]
+    # rho from the runs' summaries (0.8, 0.9); 2 seeds x 4 failing responses per model
+    assert legend[0].startswith("tiny-gpt2: Spearman ρ = 0.85 [0.80, 0.90] (n=2; 8 responses)")
     assert figures.gradient_conflict(collect.load_gradient_groups(coll), runs).axes
     empty = figures.gradient_direction(collect.load_gradients(Collection(runs=runs.iloc[:0])), runs)
     assert "no gradients records" in empty.axes[0].texts[0].get_text()
