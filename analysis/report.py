@@ -218,19 +218,25 @@ def build_fig4(coll: Collection, runs: pd.DataFrame) -> Report:
     df = tables.with_labels(runs)
     df["prm/responses_per_prompt"] = figures.responses_per_prompt(df) if not df.empty else []
     r.figures.append(Figure("fig4_data", "Figure 4: pass@1 against PRM data amount", figures.fig4_data(df)))
+    prm = df[df["uses_prm"]] if not df.empty else df
+    ns = sorted(prm["cfg.prm.samples_per_prompt"].unique()) if not prm.empty else []
     r.tables.append(tables.sweep_table(
-        df[df["uses_prm"]] if not df.empty else df, "cfg.prm.samples_per_prompt", name="fig4_data",
+        prm, "cfg.prm.samples_per_prompt", name="fig4_data", reference=ns[0] if len(ns) > 1 else None,
         title="Pass@1 (%) by PRM data amount (N = prm.samples_per_prompt)",
         extra={"responses / prompt": ("prm/responses_per_prompt", 1), "PRM lines": ("prm_collect/n_lines", 0),
                "PRM val AUC": ("prm/val_auc", 2)}))
-    prm = df[df["uses_prm"]] if not df.empty else df
-    if not prm.empty:
-        ns = sorted(prm["cfg.prm.samples_per_prompt"].unique())
-        if len(ns) > 1:
-            r.claims.append(_claim(f"more PRM data helps (N={ns[-1]} vs N={ns[0]})",
-                                   prm[prm["cfg.prm.samples_per_prompt"] == ns[-1]],
-                                   prm[prm["cfg.prm.samples_per_prompt"] == ns[0]], tables.PASS1, +1,
-                                   what=f"N={ns[-1]} − N={ns[0]}"))
+    if len(ns) > 1:
+        r.claims.append(_claim(f"more PRM data helps (N={ns[-1]} vs N={ns[0]})",
+                               prm[prm["cfg.prm.samples_per_prompt"] == ns[-1]],
+                               prm[prm["cfg.prm.samples_per_prompt"] == ns[0]], tables.PASS1, +1,
+                               what=f"N={ns[-1]} − N={ns[0]}"))
+    # the figure's reference line: each data amount against the RL baseline (Table 1's direction)
+    base = df[df["setting"] == "RL baseline"] if not df.empty else df
+    if not base.empty:
+        for n in ns:
+            r.claims.append(_claim(f"PRM-RL (DenseReward + ValueInit) beats the RL baseline, N={n:g}",
+                                   prm[prm["cfg.prm.samples_per_prompt"] == n], base, tables.PASS1, +1,
+                                   what=f"N={n:g} − RL baseline"))
     return r
 
 

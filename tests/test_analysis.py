@@ -274,10 +274,25 @@ def test_figures_on_fixture(tmp_path):
 
 
 def test_fig4_x_is_responses_per_prompt():
-    runs = collect.dedupe(load("fig4_data").runs)
-    x = figures.responses_per_prompt(runs)
+    runs = tables.with_labels(collect.dedupe(load("fig4_data").runs))
+    prm = runs[runs["uses_prm"]]
+    x = figures.responses_per_prompt(prm)
     # smoke: C = 2 checkpoints, so N responses per prompt and checkpoint give 2N per prompt
-    assert (x == 2 * runs["cfg.prm.samples_per_prompt"]).all()
+    assert len(prm) == 4 and (x == 2 * prm["cfg.prm.samples_per_prompt"]).all()
+    # the RL-baseline jobs ignore N: one evaluation per seed (same eval key), counted once
+    base = runs[runs["setting"] == "RL baseline"]
+    assert sorted(base["seed"]) == [0, 1]
+
+
+def test_fig4_report_compares_every_data_amount_with_the_baseline():
+    rep = report.build(load("fig4_data"), "fig4_data")
+    claims = [c.paper for c in rep.claims]
+    assert claims == ["more PRM data helps (N=2 vs N=1)",
+                      "PRM-RL (DenseReward + ValueInit) beats the RL baseline, N=1",
+                      "PRM-RL (DenseReward + ValueInit) beats the RL baseline, N=2"]
+    assert all("n=2 paired seeds" in c.here for c in rep.claims)
+    (table,) = rep.tables
+    assert [r[0] for r in table.rows] == ["1", "2"] and table.rows[0][-2] == "(ref)"
 
 
 # ------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ EXPERIMENTS = {
     "table1": (2 * 2 * 2 * 3, {}),
     "table2": (4 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True}),
     "fig3_length": (2 * 3, {"algo.name": "ppo", "eval.n_samples": 20}),
-    "fig4_data": (4 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True}),
+    "fig4_data": (2 * 4 * 3, {"algo.name": "ppo", "sft.seed": 0}),
     "reward_weighting": (4 * 3, {"algo.name": "ppo", "prm.dense": True}),
     "passrate_study": (2 * 2 * 2 * 3, {"sft.seed": 0}),
     "passrate_gradients": (2 * 3, {"algo.name": "grpo", "reward.name": "binary", "gradients.enabled": True,
