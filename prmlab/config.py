@@ -116,6 +116,10 @@ class PRMConfig:
     lr: float = 1e-3  # PRM learning rate
     batch_size: int = 32  # PRM training batch size
     val_fraction: float = 0.1  # share of prompts held out for PRM metrics
+    # when the strategy keeps no response: null = stop with an error (a PRM cannot be trained on
+    # nothing); full = keep every labelled response, flagged prm_select/fallback_full=1 in the records.
+    # For wiring checks only (experiment=smoke sets it: its policy solves nothing, so every prompt is Hard)
+    empty_selection: Optional[str] = None
 
 
 @dataclass

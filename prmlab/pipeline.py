@@ -58,6 +58,9 @@ class Stage:
     reads: tuple[str, ...]  # dotted config paths the stage reads (all of them)
     fn: Callable[[StageContext], Optional[dict]]  # returns summary figures (JSON-able) or None
     distributed: bool = False  # under torchrun every rank runs it (RL); else rank 0 alone
+    # Read like ``reads``, but a path enters the key (and ctx.cfg) only when its value is not null:
+    # an option added later with a null default keeps every existing cache entry valid.
+    optional_reads: tuple[str, ...] = ()
 
 
 @dataclass
@@ -77,11 +80,14 @@ class StageResult:
     summary: dict = field(default_factory=dict)
 
 
-def select_fields(cfg: DictConfig, reads: tuple[str, ...]) -> dict:
-    """The sub-config made of exactly the dotted paths in ``reads`` (resolved, plain data)."""
+def select_fields(cfg: DictConfig, reads: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
+    """The sub-config made of exactly the dotted paths in ``reads`` (resolved, plain data), plus
+    those in ``optional`` whose value is not null."""
     out: dict = {}
-    for path in reads:
+    for path in (*reads, *optional):
         value = OmegaConf.select(cfg, path, throw_on_missing=True)
+        if value is None and path in optional:
+            continue
         if isinstance(value, DictConfig) or OmegaConf.is_config(value):
             value = OmegaConf.to_container(value, resolve=True)
         node = out
@@ -147,7 +153,7 @@ def plan_keys(cfg: DictConfig, plan: list[PlannedStage]) -> list[PlannedStage]:
     keys: dict[str, str] = {}
     for p in plan:
         upstream = {alias: keys[name] for alias, name in p.inputs.items()}
-        p.key = stage_key(p.stage, select_fields(cfg, p.stage.reads), upstream)
+        p.key = stage_key(p.stage, select_fields(cfg, p.stage.reads, p.stage.optional_reads), upstream)
         keys[p.stage.name] = p.key
     return plan
 
@@ -173,7 +179,7 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
     results = []
     for p in plan:
         st = p.stage
-        fields = select_fields(cfg, st.reads)
+        fields = select_fields(cfg, st.reads, st.optional_reads)
         inputs = {alias: paths[name] for alias, name in p.inputs.items()}
         scratch = cache.entry(st.name, p.key).parent / f".scratch-{p.key}"
         t0 = time.time()

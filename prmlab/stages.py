@@ -45,7 +45,8 @@ STAGES: dict[str, Stage] = {
               ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",
                "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
               + SANDBOX_READS, _lazy("prmlab.prm.collect:prm_collect_stage")),
-        Stage("prm_select", 1, ("strategy",), _lazy("prmlab.prm.select:prm_select_stage")),
+        Stage("prm_select", 1, ("strategy",), _lazy("prmlab.prm.select:prm_select_stage"),
+              optional_reads=("prm.empty_selection",)),
         Stage("prm_train", 1,
               ("prm.loss", "prm.init", "prm.epochs", "prm.lr", "prm.batch_size", "prm.val_fraction", "seed"),
               _lazy("prmlab.prm.train:prm_train_stage")),

@@ -65,6 +65,19 @@ def test_select_fields_gives_only_declared_paths():
     assert select_fields(cfg, ("a.b", "e")) == {"a": {"b": 1}, "e": {"f": 4}}
 
 
+def test_optional_reads_enter_the_key_only_when_set():
+    # an option added with a null default must leave existing cache keys alone
+    plain = Stage("x", 1, ("a.b",), lambda ctx: None)
+    opt = Stage("x", 1, ("a.b",), plain.fn, optional_reads=("a.new",))
+    unset = OmegaConf.create({"a": {"b": 1, "new": None}})
+    key = lambda st, cfg: plan_keys(cfg, [PlannedStage(st, {})])[0].key  # noqa: E731
+    assert select_fields(unset, opt.reads, opt.optional_reads) == {"a": {"b": 1}}
+    assert key(opt, unset) == key(plain, unset)
+    set_ = OmegaConf.create({"a": {"b": 1, "new": "full"}})
+    assert select_fields(set_, opt.reads, opt.optional_reads) == {"a": {"b": 1, "new": "full"}}
+    assert key(opt, set_) != key(plain, set_)
+
+
 class _T:
     stage = ""
 

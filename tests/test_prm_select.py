@@ -88,3 +88,43 @@ def test_category_counts(records):
     # unassigned categories are computed from the records given
     raw = [dataclasses.replace(r, prompt_category="") for r in records]
     assert category_counts(raw)["prm/n_medium_prompts"] == 4
+
+
+def _select_stage(tmp_path, records, strategy, fallback="unset"):
+    """Run the prm_select stage function on ``records`` as the pipeline would (ctx.cfg = its reads)."""
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from prmlab.prm.collect import LABELS_FILE
+    from prmlab.prm.label import read_labeled_jsonl, write_labeled_jsonl
+    from prmlab.prm.select import prm_select_stage
+
+    (tmp_path / "in").mkdir(parents=True)
+    (tmp_path / "out").mkdir()
+    write_labeled_jsonl(tmp_path / "in" / LABELS_FILE, records)
+    cfg = {"strategy": {"name": strategy}}
+    if fallback != "unset":
+        cfg["prm"] = {"empty_selection": fallback}
+    ctx = SimpleNamespace(cfg=OmegaConf.create(cfg), inputs={"data": tmp_path / "in"}, out=tmp_path / "out",
+                          tracker=SimpleNamespace(log=lambda *a, **k: None))
+    summary = prm_select_stage(ctx)
+    return summary, read_labeled_jsonl(tmp_path / "out" / LABELS_FILE)
+
+
+def test_select_stage_stops_on_an_empty_selection_unless_told_to_keep_all(tmp_path):
+    from prmlab.errors import PrmlabError
+
+    hard_only = assign_prompt_categories([rec("h1", "wrong"), rec("h2", "wrong", 1)])
+    with pytest.raises(PrmlabError, match="strategy=revised_only: selected 0 of 2"):
+        _select_stage(tmp_path / "a", hard_only, "revised_only")
+    # the smoke-size wiring check: keep everything, and say so in the records
+    summary, kept = _select_stage(tmp_path / "b", hard_only, "revised_only", "full")
+    assert len(kept) == 2 and summary["prm_select/fallback_full"] == 1 and summary["prm_select/n_responses"] == 2
+    with pytest.raises(PrmlabError, match="prm.empty_selection='all': expected null"):
+        _select_stage(tmp_path / "c", hard_only, "revised_only", "all")
+
+
+def test_select_stage_fallback_changes_nothing_when_the_strategy_selects(tmp_path, records):
+    summary, kept = _select_stage(tmp_path, records, "revised_only", "full")
+    assert keys(kept) == keys(select(records, "revised_only")) and summary["prm_select/fallback_full"] == 0

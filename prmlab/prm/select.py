@@ -16,11 +16,16 @@ Selection keeps the input order.
 """
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from typing import Sequence
 
+from omegaconf import OmegaConf
+
 from prmlab.prm.label import prompt_categories
 from prmlab.types import PROMPT_CATEGORIES, RESPONSE_CATEGORIES, LabeledResponse
+
+log = logging.getLogger(__name__)
 
 STRATEGIES: tuple[str, ...] = ("full", "remove_hard", "medium_only", "revised_only")
 
@@ -79,15 +84,24 @@ def prm_select_stage(ctx) -> dict:
     from prmlab.prm.collect import LABELS_FILE
     from prmlab.prm.label import read_labeled_jsonl, write_labeled_jsonl
 
+    from prmlab.errors import PrmlabError
+
+    fallback = OmegaConf.select(ctx.cfg, "prm.empty_selection", default=None)
+    if fallback not in (None, "full"):
+        raise PrmlabError(f"prm.empty_selection={fallback!r}: expected null (stop with an error) or 'full'")
     records = read_labeled_jsonl(ctx.inputs["data"] / LABELS_FILE)
     kept = select(records, ctx.cfg.strategy.name)
-    if not kept:
-        from prmlab.errors import PrmlabError
-
+    if not kept and fallback is None:
         raise PrmlabError(
             f"strategy={ctx.cfg.strategy.name}: selected 0 of {len(records)} labelled responses "
             f"({category_counts(records)}); collect more PRM data (prm.samples_per_prompt, prm.max_prompts)")
+    used_fallback = not kept
+    if used_fallback:
+        log.warning("strategy=%s selected none of %d labelled responses: keeping all of them "
+                    "(prm.empty_selection=full; a wiring check, not the strategy)", ctx.cfg.strategy.name, len(records))
+        kept = list(records)
     write_labeled_jsonl(ctx.out / LABELS_FILE, kept)
     counts = category_counts(kept, prefix="prm_select/")
+    counts["prm_select/fallback_full"] = int(used_fallback)
     ctx.tracker.log(counts, step=0)
     return counts
