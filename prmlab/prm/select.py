@@ -80,11 +80,12 @@ def category_counts(records: Sequence[LabeledResponse], prefix: str = "prm/") ->
 
 
 def prm_select_stage(ctx) -> dict:
-    """The ``prm_select`` stage: keep what ``strategy.name`` selects from the collected labels."""
+    """The ``prm_select`` stage: keep what ``strategy.name`` selects from the collected labels. An
+    empty selection is an error, unless ``prm.empty_selection=full`` (smoke-size wiring checks) keeps
+    everything instead and flags it."""
+    from prmlab.errors import PrmlabError
     from prmlab.prm.collect import LABELS_FILE
     from prmlab.prm.label import read_labeled_jsonl, write_labeled_jsonl
-
-    from prmlab.errors import PrmlabError
 
     fallback = OmegaConf.select(ctx.cfg, "prm.empty_selection", default=None)
     if fallback not in (None, "full"):
