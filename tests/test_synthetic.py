@@ -1,4 +1,4 @@
-"""Tests of the embedded synthetic task suite (prmlab/tasks/synthetic.py).
+"""Tests of the embedded synthetic task suite (the prmlab.tasks.synthetic package).
 
 References and their mutants are run with plain ``exec`` in a fresh namespace: the code is the
 suite's own (trusted), and these tests must not depend on the sandbox. Return values are compared
@@ -7,6 +7,7 @@ each program, because a mutant can loop forever (``while n > 0`` -> ``while n >=
 """
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import re
@@ -17,9 +18,10 @@ from collections import Counter
 import pytest
 
 from prmlab.tasks import synthetic as S
+from prmlab.tasks.synthetic import common, hard
 from prmlab.types import Problem
 
-DEFAULT = (0, 600, 60, 150, 600)  # the TaskConfig defaults (n_train, n_val, n_test, n_rl)
+DEFAULT = (0, 600, 60, 150, 600)  # the TaskConfig defaults (seed, n_train, n_val, n_test, n_rl)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +83,7 @@ def _off_by_one(body: str) -> str | None:
 
 
 def _plain(value) -> bool:
-    """Only the JSON types the brief allows: int, float, str, bool, None, lists, str-keyed dicts."""
+    """Only plain JSON types (tests travel as JSON): int, float, str, bool, None, lists, str-keyed dicts."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return True
     if isinstance(value, list):
@@ -236,7 +238,20 @@ def test_generation_is_fast():
 
 def test_exhausted_family_space_raises(monkeypatch):
     # merge has 22 parameterisations; asking for 30 hard problems from it alone must fail loudly
-    monkeypatch.setitem(S._FAMILIES, "hard", [S._merge])
+    monkeypatch.setitem(common._FAMILIES, "hard", [hard._merge])
     S.generate_suite(0, 0, 0, 3 * 20)
     with pytest.raises(ValueError, match="no unused hard"):
         S.generate_suite(0, 0, 0, 3 * 30)
+
+
+def test_each_tier_module_registers_its_families_once():
+    """The registry is the only list of families: each tier's are defined in the module named
+    after the tier, and a second family of the same name is refused."""
+    for tier, fams in common._FAMILIES.items():
+        module = importlib.import_module(f"prmlab.tasks.synthetic.{tier}")
+        assert fams and all(f.__module__ == module.__name__ for f in fams), tier
+    names = [n for ns in S.family_names().values() for n in ns]
+    assert len(names) == len(set(names))
+    with pytest.raises(ValueError, match="registered twice"):
+        common._family("easy")(hard._merge)
+    assert common._FAMILIES["easy"][-1] is not hard._merge

@@ -1,0 +1,136 @@
+"""The embedded synthetic task suite: small, parameterised Python function-completion problems.
+
+The suite is what the embedded default (a ~1M-parameter GPT-2 trained from scratch with a 512-token
+BPE) learns on, so the format is deliberately regular:
+
+* prompt = Python comment lines describing the task, then a ``def`` header; it is also the code
+  prefix (``code_prefix == prompt``);
+* response = the indented function body (4 spaces), ending with a newline; ``reference`` is such a
+  body, and ``build_program(reference)`` passes every test;
+* tests = ``N_TESTS`` functional tests (JSON list of arguments -> JSON value), ints/strs/bools/lists
+  only.
+
+Tiers (``difficulty``) are fixed by the reference's number of code lines: easy 1-3, medium 4-7,
+hard 8-14 (``TIER_LINES``); each family belongs to one tier and the generator checks the count.
+
+Categories (``category``), after the PRM paper's Contest / NL2Alg split:
+
+* ``contest``: the comments state only the goal;
+* ``nl2alg``: the goal followed by the algorithm step by step (``# Step 1: ...``), close to
+  line-by-line, so the model maps steps to lines.
+Every family is written in both styles; the reference body is the same.
+
+Families are parameterised by constants, comparison operators, modes, and cosmetic names
+(function name synonyms, list/element variable names). Each tier's families live in their own
+module (``easy``, ``medium``, ``hard``, whose docstrings say what the families exercise) and
+register themselves with ``@_family(tier)`` in the one registry of ``common``; importing this
+package imports the tier modules, and ``family_names()`` lists the families per tier.
+
+Expected outputs come from an *independent* oracle per family (plain Python, usually written
+differently from the reference body, e.g. ``sorted``/``groupby`` instead of loops), so the test
+"every reference passes its tests" checks that each body does what its comments say.
+
+Test inputs mix edge cases (empty inputs, single elements, all-negative lists, the values
+``c - 1, c, c + 1`` around each constant ``c``, ties, runs) with random ordinary inputs. Off-by-one
+and wrong-comparison mistakes then fail some tests but not all, so pass-rate and binary rewards
+differ. The tests are picked from a pool of ``3 * N_TESTS`` candidates so that no expected value
+fills more than half of them where the pool allows it: a program returning a constant (``False``,
+``0``, ``[]``) should not earn a high pass rate.
+
+Splits. Each problem has a *semantic key*: its family plus the parameters that change behaviour
+(not the cosmetic names, not the category). Keys are unique across the whole suite, so a test
+problem is never a train problem in other words or other style: it is a new parameterisation of a
+family seen in training (the families are shared by all splits, by round-robin). Splits are drawn
+in the order test, val, train from their own ``random.Random`` streams seeded with
+``(seed, split)``, so the test set depends only on ``(seed, n_test)`` and does not move when
+``n_train`` changes. Within a split the tiers get equal shares (the remainder goes to the easier
+tiers), families are cycled in a shuffled round-robin inside each tier, and categories alternate.
+The suite holds a few thousand distinct keys; asking for more raises ``ValueError``.
+
+Layout: this module holds the split assembly and the public API (``generate_suite``,
+``family_names``, ``TIERS``, ``TIER_LINES``, ``CATEGORIES``, ``N_TESTS``); ``common`` the registry,
+the shared helpers, test-input construction and rendering; ``easy``, ``medium``, ``hard`` the
+families.
+"""
+from __future__ import annotations
+
+import json
+import random
+
+# Importing a tier module registers its families; the order of registration within a tier is
+# part of the suite's determinism, and each tier lives in one module, so it is the definition order.
+from prmlab.tasks.synthetic import easy, hard, medium  # noqa: F401
+from prmlab.tasks.synthetic.common import (
+    _FAMILIES,
+    CATEGORIES,
+    N_TESTS,
+    TIER_LINES,
+    TIERS,
+    _family_name,
+    _make_problem,
+    _Task,
+    family_names,
+)
+from prmlab.types import Problem
+
+__all__ = ["CATEGORIES", "N_TESTS", "TIER_LINES", "TIERS", "family_names", "generate_suite"]
+
+_MAX_TRIES = 40  # fresh-key draws per family before the round-robin moves to the next family
+
+
+def _shares(n: int, k: int) -> list[int]:
+    """``n`` split into ``k`` near-equal parts, the remainder to the first parts."""
+    return [n // k + (i < n % k) for i in range(k)]
+
+
+def _draw_fresh(rng: random.Random, tier: str, start: int, used: set[str]) -> tuple[str, _Task]:
+    """Next family of the round-robin with an unused semantic key (skipping exhausted families)."""
+    fams = _FAMILIES[tier]
+    for offset in range(len(fams)):
+        fam = fams[(start + offset) % len(fams)]
+        name = _family_name(fam)
+        for _ in range(_MAX_TRIES):
+            task = fam(rng)
+            key = json.dumps([name, task.params], sort_keys=True)
+            if key not in used:
+                used.add(key)
+                return name, task
+    raise ValueError(f"synthetic suite: no unused {tier} parameterisations left; ask for fewer problems")
+
+
+def _generate_split(rng: random.Random, split: str, n: int, used: set[str]) -> list[Problem]:
+    problems = []
+    for tier, count in zip(TIERS, _shares(n, len(TIERS))):
+        fams = list(range(len(_FAMILIES[tier])))
+        cat0 = rng.randrange(2)
+        order: list[int] = []
+        for j in range(count):
+            if not order:  # a fresh shuffled round of the tier's families
+                order = rng.sample(fams, len(fams))
+            family, task = _draw_fresh(rng, tier, order.pop(), used)
+            category = CATEGORIES[(cat0 + j) % 2]
+            problems.append(_make_problem(task, family, tier, category, split, rng))
+    rng.shuffle(problems)
+    for i, p in enumerate(problems):
+        p.id = f"synthetic/{split}/{i:04d}"
+    return problems
+
+
+def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int = 0) -> list[Problem]:
+    """The synthetic suite: ``n_train + n_rl + n_val + n_test`` problems, in the order train, rl, val, test.
+
+    Deterministic in its arguments. Splits share families but never a semantic key (family +
+    behaviour parameters), so no prompt appears in two splits. The test split depends only on
+    ``(seed, n_test)``, the val split only on ``(seed, n_test, n_val)``, the train split only on
+    ``(seed, n_test, n_val, n_train)``: the ``rl`` split is drawn last, so adding it moves nothing.
+
+    ``rl`` holds the RL prompts (RL, PRM data collection, gradient analyses), kept apart from the SFT
+    problems (``train``): the tiny SFT policy memorises its 600 training solutions (pass rate ~0.5 at
+    T=1 on them vs ~0.2 on new parameterisations), so RL on those prompts mostly rewards recall and
+    does not transfer to held-out problems; on unseen parameterisations it has to read the prompt.
+    """
+    used: set[str] = set()
+    by_split = {}
+    for split, n in (("test", n_test), ("val", n_val), ("train", n_train), ("rl", n_rl)):
+        by_split[split] = _generate_split(random.Random(f"prmlab-synthetic/{seed}/{split}"), split, n, used)
+    return by_split["train"] + by_split["rl"] + by_split["val"] + by_split["test"]

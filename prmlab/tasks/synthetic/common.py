@@ -1,0 +1,241 @@
+"""Shared building blocks of the synthetic suite's families: the registry, wording, test inputs, rendering.
+
+* the constants every tier shares (``N_TESTS``, ``TIERS``, ``TIER_LINES``, ``CATEGORIES``), the
+  comparison-operator table and the cosmetic variable names;
+* ``_Task``, one drawn parameterisation of a family, and the family registry: a tier module
+  decorates each family with ``@_family(tier)``, which appends it to ``_FAMILIES[tier]`` in
+  definition order (that order is part of the suite's determinism: the round-robin indexes it);
+* wording helpers for prompts and bodies (``_op_words``, ``_signed``, ...);
+* test-input construction: edge cases first, then random inputs, ``_POOL`` candidates in all
+  (``_fill`` and the per-argument-shape helpers built on it);
+* rendering: ``_make_problem`` turns a ``_Task`` into a ``Problem`` in one category (prompt
+  comments, indented reference, checked line count) and ``_select`` picks its tests.
+
+Names with a leading underscore are internal to the ``prmlab.tasks.synthetic`` package; the tier
+modules import them from here.
+"""
+from __future__ import annotations
+
+import json
+import operator
+import random
+import textwrap
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from prmlab.types import Problem, TestCase
+
+N_TESTS = 10  # functional tests per problem (the suite's tests require >= 8)
+TIERS = ("easy", "medium", "hard")
+TIER_LINES = {"easy": (1, 3), "medium": (4, 7), "hard": (8, 14)}
+CATEGORIES = ("nl2alg", "contest")
+_POOL = 3 * N_TESTS  # candidate inputs per problem, from which N_TESTS are selected
+
+# Comparison operators: prompt words, function-name suffix, semantics (for oracles).
+_OPS: dict[str, tuple[str, str, Callable[[Any, Any], bool]]] = {
+    ">": ("greater than", "above", operator.gt),
+    ">=": ("at least", "at_least", operator.ge),
+    "<": ("less than", "below", operator.lt),
+    "<=": ("at most", "at_most", operator.le),
+    "==": ("equal to", "equal", operator.eq),
+    "!=": ("not equal to", "not_equal", operator.ne),
+}
+# Cosmetic (list, element) variable names; few of them, to keep the BPE vocabulary small.
+_SEQ_NAMES = (("xs", "x"), ("nums", "num"), ("vals", "v"))
+_LETTERS = "abcdefgh"
+
+
+@dataclass
+class _Task:
+    """One drawn parameterisation of a family (before the category is applied)."""
+
+    name: str  # function name (entry point)
+    args: list[str]
+    goal: list[str]  # comment lines stating the goal (both categories)
+    steps: list[str]  # step descriptions (nl2alg only)
+    body: str  # unindented reference body
+    oracle: Callable[..., Any]  # independent implementation that computes expected values
+    cases: Callable[[random.Random], list[list]]  # draws the argument lists of the tests
+    params: dict  # behaviour-changing parameters: the semantic key (with the family)
+
+
+_FAMILIES: dict[str, list[Callable[[random.Random], _Task]]] = {t: [] for t in TIERS}
+
+
+def _family_name(fn: Callable[[random.Random], _Task]) -> str:
+    """A family's name: its generator's, less the leading ``_`` (function ``_affine`` -> family ``affine``)."""
+    return fn.__name__.lstrip("_")
+
+
+def _family(tier: str):
+    """Register the decorated family generator in ``tier``, after the families already there."""
+
+    def register(fn):
+        name = _family_name(fn)
+        if any(_family_name(f) == name for fams in _FAMILIES.values() for f in fams):
+            raise ValueError(f"synthetic suite: family {name!r} registered twice")
+        _FAMILIES[tier].append(fn)
+        return fn
+
+    return register
+
+
+def family_names() -> dict[str, list[str]]:
+    """Family names per tier, in registration order."""
+    return {t: [_family_name(f) for f in fams] for t, fams in _FAMILIES.items()}
+
+
+# ----------------------------------------------------------------------------- small helpers
+
+
+def _op_words(op: str) -> str:
+    return _OPS[op][0]
+
+
+def _op_name(op: str) -> str:
+    return _OPS[op][1]
+
+
+def _cmp(op: str, a, b) -> bool:
+    return _OPS[op][2](a, b)
+
+
+def _signed(b: int) -> tuple[str, str]:
+    """(words, code) for adding ``b``: ``plus 3`` / ``+ 3`` or ``minus 3`` / ``- 3``."""
+    return (f"plus {b}", f"+ {b}") if b >= 0 else (f"minus {-b}", f"- {-b}")
+
+
+def _nonzero(rng: random.Random, lo: int, hi: int, avoid: tuple[int, ...] = (0,)) -> int:
+    return rng.choice([i for i in range(lo, hi + 1) if i not in avoid])
+
+
+def _letters(rng: random.Random, lo: int, hi: int) -> str:
+    """A sorted set of ``lo..hi`` distinct letters, e.g. ``"bdf"``."""
+    return "".join(sorted(rng.sample(_LETTERS, rng.randint(lo, hi))))
+
+
+def _unique(cases: list[list]) -> list[list]:
+    seen, out = set(), []
+    for c in cases:
+        k = repr(c)
+        if k not in seen:
+            seen.add(k)
+            out.append(c)
+    return out
+
+
+def _fill(rng: random.Random, edges: list[list], make: Callable[[], list], n_random: int = 3) -> list[list]:
+    """Candidate test inputs: edge cases first (in priority order, capped so at least ``n_random``
+    ordinary cases get in), then random ones, ``_POOL`` in all; ``_select`` picks the tests."""
+    cases = _unique(edges)[: N_TESTS - n_random]
+    keys = {repr(c) for c in cases}
+    for _ in range(3 * _POOL):  # bounded: some families have fewer than _POOL distinct inputs
+        if len(cases) >= _POOL:
+            break
+        c = make()
+        k = repr(c)
+        if k not in keys:
+            keys.add(k)
+            cases.append(c)
+    return cases
+
+
+def _int_cases(rng: random.Random, pivots: list[int], spread: int = 8) -> list[list]:
+    """Single-int arguments: each pivot and its neighbours, 0, a negative, then random values."""
+    edges = [[p + d] for d in (0, -1, 1) for p in pivots] + [[0], [-rng.randint(1, 9)]]
+    lo, hi = min(pivots) - spread, max(pivots) + spread
+    rng.shuffle(edges)  # the cap in _fill keeps a random subset of edges, not always the same kind
+    return _fill(rng, edges, lambda: [rng.randint(lo, hi)], n_random=2)
+
+
+def _int_pair_cases(rng: random.Random, lo: int = -9, hi: int = 15) -> list[list]:
+    edges = [[3, 3], [0, 0], [-4, 2], [2, -4], [-5, -1]]
+    return _fill(rng, edges, lambda: [rng.randint(lo, hi), rng.randint(lo, hi)], n_random=5)
+
+
+def _rand_list(rng: random.Random, lo: int, hi: int, pivots: list[int], min_len: int = 1, max_len: int = 7) -> list[int]:
+    xs = [rng.randint(lo, hi) for _ in range(rng.randint(min_len, max_len))]
+    if xs and rng.random() < 0.5:  # plant a boundary value often, so comparisons at the constant are tested
+        xs[rng.randrange(len(xs))] = rng.choice(pivots)
+    return xs
+
+
+def _list_cases(rng: random.Random, pivots: list[int], spread: int = 8, extra: list[list] | None = None) -> list[list]:
+    """One list argument: empty, a pivot alone, the family's ``extra`` edge cases, boundary triples
+    around each pivot, an all-negative list, then random lists."""
+    lo, hi = min(pivots) - spread, max(pivots) + spread
+    edges = [[[]], [[pivots[0]]]] + (extra or [])
+    for p in pivots:
+        triple = [p - 1, p, p + 1]
+        rng.shuffle(triple)
+        edges.append([triple])
+    edges.append([[-rng.randint(1, 9) for _ in range(3)]])
+    return _fill(rng, edges, lambda: [_rand_list(rng, lo, hi, pivots)])
+
+
+def _string_cases(rng: random.Random, alphabet: str, max_len: int = 8, extra: list[list] | None = None) -> list[list]:
+    edges = [[""], [alphabet[0]], [alphabet * 2]] + (extra or [])
+    return _fill(rng, edges, lambda: ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, max_len)))])
+
+
+def _digits(n: int, b: int) -> list[int]:
+    """Digits of ``n >= 0`` in base ``b``, most significant first (``[]`` for 0)."""
+    out = []
+    while n:
+        n, d = divmod(n, b)
+        out.append(d)
+    return out[::-1]
+
+
+def _indent(body: str) -> str:
+    return textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
+
+
+# ----------------------------------------------------------------------------- rendering and test selection
+
+
+def _json(value):
+    """Round-trip through JSON: the tests must hold plain data (tuples become lists, etc.)."""
+    return json.loads(json.dumps(value))
+
+
+def _select(pool: list[list], oracle: Callable[..., Any]) -> list[TestCase]:
+    """Pick ``N_TESTS`` of the candidates, in priority order, capping each expected value at half
+    the tests where the pool allows it: otherwise a program that returns a constant (``False``,
+    ``0``, ``[]``) would already earn a high pass rate, which pass-rate rewards would then farm."""
+    cap = N_TESTS // 2
+    chosen, spare, seen = [], [], Counter()
+    for args in pool:
+        args = _json(args)
+        test = TestCase(kind="functional", input=args, expected=_json(oracle(*_json(args))))
+        key = json.dumps(test.expected)
+        if seen[key] < cap:
+            seen[key] += 1
+            chosen.append(test)
+            if len(chosen) == N_TESTS:
+                return chosen
+        else:
+            spare.append(test)
+    return chosen + spare[: N_TESTS - len(chosen)]
+
+
+def _make_problem(task: _Task, family: str, tier: str, category: str, split: str, rng: random.Random) -> Problem:
+    comments = list(task.goal)
+    if category == "nl2alg":
+        comments += [f"Step {i}: {s}" for i, s in enumerate(task.steps, 1)]
+    prompt = "".join(f"# {line}\n" for line in comments) + f"def {task.name}({', '.join(task.args)}):\n"
+    body = _indent(task.body)
+    n_lines = sum(1 for line in body.splitlines() if line.strip())
+    lo, hi = TIER_LINES[tier]
+    if not lo <= n_lines <= hi:  # a family template out of its tier is a bug in its tier module
+        raise AssertionError(f"family {family}: {n_lines} lines, outside the {tier} tier {lo}-{hi}")
+    tests = _select(task.cases(rng), task.oracle)
+    if len(tests) < 8:
+        raise AssertionError(f"family {family}: only {len(tests)} distinct test inputs")
+    return Problem(
+        id="", prompt=prompt, tests=tests, entry_point=task.name, difficulty=tier, category=category,
+        source="synthetic", reference=body, code_prefix=prompt, split=split,
+        meta={"family": family, "params": task.params, "n_lines": n_lines},
+    )
+
