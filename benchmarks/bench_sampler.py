@@ -1,4 +1,4 @@
-"""Sampler throughput on the tiny default: ``model.generate`` vs ``rollout.sample`` vs the fast path.
+"""Sampler throughput on the tiny default: ``model.generate`` vs the HF and fast paths of ``prmlab.sampling``.
 
     python benchmarks/bench_sampler.py [--prompts 256] [--batch 64 256] [--max-new-tokens 160]
         [--temperature 1.0] [--top-p 1.0] [--rounds 1] [--threads N] [--allocators] [--json OUT]
@@ -9,8 +9,9 @@ one response to each of ``--prompts`` synthetic prompts (``generate_suite``), at
 through
   (a) ``model.generate(do_sample=True, temperature, top_p, top_k=0, max_new_tokens)``, prompts
       left-padded, EOS as padding (HF's own sampler and DynamicCache);
-  (b) ``prmlab.rollout.sample`` (the HF forward under prmlab's decode loop);
-  (c) ``prmlab.fast_sampler.fast_sample``.
+  (b) ``prmlab.sampling.sample`` with ``fast=False`` (the HF path: the HF forward under prmlab's
+      decode loop);
+  (c) ``prmlab.sampling.sample`` with ``fast=True`` (the fast path).
 No stop strings (``generate`` has none here), so every method runs each row to EOS or
 ``--max-new-tokens``. Throughput = response tokens (up to and including EOS) / wall time; the three
 methods alternate within a round so they see the same background load, and the median round is
@@ -39,9 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import torch  # noqa: E402
 
 from prmlab.config import ModelConfig  # noqa: E402
-from prmlab.fast_sampler import fast_sample  # noqa: E402
 from prmlab.models import build_tiny, load_policy, load_tokenizer  # noqa: E402
-from prmlab.rollout import SamplingParams, row_seeds, sample  # noqa: E402
+from prmlab.sampling import SamplingParams, row_seeds, sample  # noqa: E402
+from prmlab.sampling.fast import fast_lm  # noqa: E402
 from prmlab.tasks.synthetic import generate_suite  # noqa: E402
 
 ALLOCATORS = {
@@ -57,12 +58,13 @@ def build_model(workdir: Path):
     texts = [p.prompt + (p.reference or "") for p in problems]
     path = build_tiny(ModelConfig(), texts, workdir / "tiny", seed=0)
     model = load_policy(path, torch.device("cpu")).eval()
+    assert fast_lm(model) is not None  # else "fast" would measure the HF path
     return model, load_tokenizer(path), [p.prompt for p in problems]
 
 
 def run_generate(model, tok, prompts: list[str], params: SamplingParams) -> int:
     """Tokens sampled by ``model.generate`` over ``prompts`` in batches (sorted by length, as
-    ``rollout.sample`` does, so padding is the same)."""
+    ``prmlab.sampling.sample`` does, so padding is the same)."""
     eos = tok.eos_token_id
     prompts = sorted(prompts, key=lambda p: len(tok(p)["input_ids"]))
     n = 0
@@ -96,9 +98,9 @@ def bench(model, tok, prompts, batches, args, methods=("generate", "sample", "fa
                 if m == "generate":
                     dt, n = measure(lambda: run_generate(model, tok, prompts, params))
                 else:
-                    # "sample" is rollout.sample's HF reference path (fast=False), "fast" the fast path
-                    fn = (lambda *a, **k: sample(*a[:3], replace(a[3], fast=False), **k)) if m == "sample" else fast_sample
-                    dt, rs = measure(lambda: fn(model, tok, prompts, params, seeds=seeds))
+                    # "sample" is the HF reference path (fast=False), "fast" the fast path
+                    p = replace(params, fast=m == "fast")
+                    dt, rs = measure(lambda: sample(model, tok, prompts, p, seeds=seeds))
                     outs[m], n = rs, sum(len(r.response_ids) for r in rs)
                 runs[m].append((n / dt, n, dt))
             if "sample" in outs and "fast" in outs:

@@ -32,10 +32,10 @@ from prmlab import rewards  # noqa: E402
 from prmlab.algos import core, grpo  # noqa: E402
 from prmlab.config import AlgoConfig, RewardConfig  # noqa: E402
 from prmlab.models import load_policy, load_tokenizer  # noqa: E402
-from prmlab.rollout import SamplingParams, row_seeds, sample  # noqa: E402
+from prmlab.sampling import SamplingParams, row_seeds, sample  # noqa: E402
 from prmlab.sandbox import Sandbox, SandboxConfig  # noqa: E402
 from prmlab.tasks import read_problems, rl_problems  # noqa: E402
-from prmlab.trainer import pad_batch  # noqa: E402
+from prmlab.rl.batch import pad_batch  # noqa: E402
 from prmlab.types import RolloutBatch  # noqa: E402
 
 

@@ -18,11 +18,11 @@ from typing import Iterable, Sequence
 import torch
 
 from prmlab.models import load_policy, load_tokenizer
-from prmlab.rollout import SamplingParams, sample
-from prmlab.tasks import PROBLEMS_FILE, read_problems
+from prmlab.sampling import SamplingParams, sample
+from prmlab.layout import PROBLEMS_FILE, SAMPLES_FILE, policy_dir
+from prmlab.tasks import read_problems
 
 log = logging.getLogger(__name__)
-SAMPLES_FILE = "samples.jsonl"
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -93,7 +93,7 @@ def eval_stage(ctx) -> dict:
     problems = read_problems(ctx.inputs["tasks"] / PROBLEMS_FILE, split=cfg.eval.split)
     params = SamplingParams(cfg.eval.temperature, cfg.eval.top_p, cfg.eval.top_k, cfg.eval.max_new_tokens,
                             cfg.eval.batch_size, fast=rt.fast_sampler)
-    reps, rollouts, verdicts = generate_and_verify(ctx.inputs["policy"] / "policy", problems, cfg.eval.n_samples,
+    reps, rollouts, verdicts = generate_and_verify(policy_dir(ctx.inputs["policy"]), problems, cfg.eval.n_samples,
                                                    params, rt, cfg.seed, "eval")
     counters: dict[str, int] = defaultdict(int)
     with open(ctx.out / SAMPLES_FILE, "w") as f:

@@ -33,10 +33,12 @@ from typing import Sequence
 import torch
 
 from prmlab.algos.core import group_advantages, rloo_advantages, sequence_logprobs
+from prmlab.layout import LABELS_FILE, PROBLEMS_FILE, checkpoint_dirs, policy_dir
 from prmlab.models import load_policy, load_tokenizer
-from prmlab.rollout import SamplingParams, sample
-from prmlab.tasks import PROBLEMS_FILE, rl_problems
-from prmlab.trainer import pad_batch
+from prmlab.prm.data import read_labeled_jsonl
+from prmlab.rl.batch import pad_batch
+from prmlab.sampling import SamplingParams, sample
+from prmlab.tasks import rl_problems
 
 log = logging.getLogger(__name__)
 
@@ -156,13 +158,11 @@ def _delta_full_logp(model, direction, ids, attn, mask, P, full, step_size) -> f
 
 
 def gradients_stage(ctx) -> dict:
-    from prmlab.prm.collect import checkpoint_dirs
-
     cfg, rt = ctx.cfg, ctx.runtime
     problems = rl_problems(ctx.inputs["tasks"] / PROBLEMS_FILE)
     all_recs, all_groups = [], []
-    for c, d in enumerate(checkpoint_dirs(ctx.inputs["baseline"])):
-        recs, groups = analyse_checkpoint(d / "policy", problems, cfg, rt, cfg.seed * 31 + c, cfg.gradients.step_size)
+    for c, d in enumerate(checkpoint_dirs(ctx.inputs["rl_baseline"])):
+        recs, groups = analyse_checkpoint(policy_dir(d), problems, cfg, rt, cfg.seed * 31 + c, cfg.gradients.step_size)
         for r in recs + groups:
             r["checkpoint"] = c
         all_recs += recs
@@ -181,11 +181,8 @@ def gradients_stage(ctx) -> dict:
     # mean over checkpoints of the defined values (NaN: e.g. no full-pass response at that checkpoint)
     out = {k: (sum(x for x in v if x == x) / n) if (n := sum(1 for x in v if x == x)) else float("nan")
            for k, v in summary.items()}
-    if "prm" in ctx.inputs:
-        from prmlab.prm.collect import LABELS_FILE
-        from prmlab.prm.label import read_labeled_jsonl
-
-        recs = [r for r in read_labeled_jsonl(ctx.inputs["prm"] / LABELS_FILE) if r.category != "correct" and r.lines]
+    if "prm_collect" in ctx.inputs:
+        recs = [r for r in read_labeled_jsonl(ctx.inputs["prm_collect"] / LABELS_FILE) if r.category != "correct" and r.lines]
         cal = calibration([r.pass_rate for r in recs], [max(r.m_star, 0) / len(r.lines) for r in recs])
         out.update({f"grad/calibration_{k}": v for k, v in cal.items()})
     return out

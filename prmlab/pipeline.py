@@ -1,4 +1,4 @@
-"""The stage pipeline and its content-addressed cache (DESIGN.md "The flow").
+"""The stage pipeline and its content-addressed cache (docs/DESIGN.md, "The flow").
 
 A run is a chain of stages; each stage is a pure function of (the config fields it declares in
 ``reads``, the outputs of its upstream stages). Its cache key is

@@ -1,18 +1,13 @@
-"""Rewards as per-token tensors (DESIGN.md "Contracts": rewards are ``[B, T]``).
+"""Outcome rewards as per-token tensors ``[B, T]`` (docs/DESIGN.md, "Contracts"), reward density,
+and the group selection of dynamic sampling.
 
 * Outcome reward, one scalar per response, from its sandbox ``Verdict``:
     binary     pass_value if every test passes else fail_value   (PRM paper: 1/0, or +1/-1)
     pass_rate  fraction of the problem's tests that pass, in [0, 1] (the pass-rate study)
   placed on the *last real response token* (the action that completes the program), so the
   per-token tensor sums to the score.
-* DenseReward (PRM paper, Sec. 4.1 and 4.2.2): at the line-end token of line j of an M-line
-  response add
-        lambda * PRM(x, s_1..s_j) / M           (length normalisation; without it: lambda * PRM)
-  with lambda = lambda_fail when the response fails the tests and lambda_pass (paper: 0) when it
-  passes, to avoid PRM over-optimisation once a solution is found. PRM scores are clamped to
-  [-1, 1], the range of the labels it is trained on, so with length normalisation the dense sum
-  is bounded by |lambda| however many lines the policy writes (the paper's guard against
-  length hacking).
+* DenseReward, the PRM's per-line terms added to these tensors, lives with the PRM's other use
+  in RL: ``prmlab.prm.use``.
 * The KL penalty is *not* here: it depends on the algorithm (PPO adds it to these rewards,
   GRPO/RLOO use it as a loss term), see prmlab.algos.
 
@@ -57,31 +52,6 @@ def outcome_reward_tensor(scores: Tensor, response_mask: Tensor) -> Tensor:
     last = last_token_index(response_mask)
     rows = (last >= 0).nonzero(as_tuple=True)[0]
     rewards[rows, last[rows]] = scores.to(rewards)[rows]
-    return rewards
-
-
-def dense_prm_rewards(prm_scores: Sequence[Sequence[float]], line_end_tokens: Sequence[Sequence[int]],
-                      passed: Sequence[bool], T: int, lambda_fail: float, lambda_pass: float,
-                      length_norm: bool = True) -> Tensor:
-    """``[B, T]`` DenseReward terms: lambda * PRM_j / M at the line-end token of line j.
-
-    ``prm_scores[i][j]`` is the PRM score of the prefix ending with line j of response i and
-    ``line_end_tokens[i][j]`` the index (into response tokens) of the token covering that line's
-    newline. When several lines end in one token (BPE merges "\\n\\n"), their terms add up.
-    """
-    if not (len(prm_scores) == len(line_end_tokens) == len(passed)):
-        raise ValueError("prm_scores, line_end_tokens and passed must have one entry per response")
-    rewards = torch.zeros(len(prm_scores), T, dtype=torch.float32)
-    for i, (scores, ends, ok) in enumerate(zip(prm_scores, line_end_tokens, passed)):
-        if len(scores) != len(ends):
-            raise ValueError(f"response {i}: {len(scores)} PRM scores for {len(ends)} line ends")
-        if not scores:
-            continue
-        if min(ends) < 0 or max(ends) >= T:
-            raise ValueError(f"response {i}: line-end token index out of [0, {T})")
-        weight = (lambda_pass if ok else lambda_fail) / (len(scores) if length_norm else 1)
-        values = torch.tensor(scores, dtype=torch.float32).clamp(-1.0, 1.0) * weight
-        rewards[i].index_add_(0, torch.tensor(ends, dtype=torch.long), values)
     return rewards
 
 

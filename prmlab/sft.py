@@ -15,13 +15,10 @@ import random
 import torch
 
 from prmlab.models import build_tiny, check_checkpoint, load_policy, load_tokenizer, param_count
-from prmlab.tasks import PROBLEMS_FILE, read_problems
+from prmlab.layout import PROBLEMS_FILE, policy_dir
+from prmlab.tasks import read_problems
 
 log = logging.getLogger(__name__)
-
-
-def policy_dir(stage_dir):
-    return stage_dir / "policy"
 
 
 def _examples(problems, tokenizer, max_len):

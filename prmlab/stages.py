@@ -1,4 +1,4 @@
-"""The stage registry and the plan a config asks for (DESIGN.md "The flow").
+"""The stage registry and the plan a config asks for (docs/DESIGN.md, "The flow").
 
     tasks ─► sft ─► rl_baseline ─► prm_collect ─► prm_select ─► prm_train ─► rl ─► eval
 
@@ -40,7 +40,7 @@ STAGES: dict[str, Stage] = {
     for s in [
         Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage")),
         Stage("sft", 1, ("model", "sft"), _lazy("prmlab.sft:sft_stage")),  # sft.seed defaults to seed
-        Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.trainer:rl_baseline_stage"), distributed=True),
+        Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.rl.stages:rl_baseline_stage"), distributed=True),
         Stage("prm_collect", 1,
               ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",
                "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
@@ -53,7 +53,7 @@ STAGES: dict[str, Stage] = {
         # v2: dynamic sampling ranks groups on outcome disagreement before dense-only disagreement
         Stage("rl", 2,
               ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm"),
-              _lazy("prmlab.trainer:rl_stage"), distributed=True),
+              _lazy("prmlab.rl.stages:rl_stage"), distributed=True),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
               _lazy("prmlab.gradients:gradients_stage")),
         Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),
@@ -66,24 +66,26 @@ def uses_prm(cfg) -> bool:
 
 
 def build_plan(cfg) -> list[PlannedStage]:
-    P = lambda name, **inputs: PlannedStage(STAGES[name], dict(inputs))  # noqa: E731
-    plan = [P("tasks"), P("sft", tasks="tasks")]
+    """The stages ``cfg`` needs, in order. A stage's inputs are named by the upstream stage they
+    come from (``ctx.inputs["rl_baseline"]``), except eval's ``policy``, the stage it evaluates."""
+    P = lambda name, *ups, **inputs: PlannedStage(STAGES[name], {**{u: u for u in ups}, **inputs})  # noqa: E731
+    plan = [P("tasks"), P("sft", "tasks")]
     policy = "sft"
     if cfg.algo.name != "none":
-        plan.append(P("rl_baseline", tasks="tasks", sft="sft"))
+        plan.append(P("rl_baseline", "tasks", "sft"))
         policy = "rl_baseline"
         if uses_prm(cfg):
             plan += [
-                P("prm_collect", tasks="tasks", baseline="rl_baseline"),
-                P("prm_select", data="prm_collect"),
-                P("prm_train", tasks="tasks", data="prm_select", baseline="rl_baseline", sft="sft"),
-                P("rl", tasks="tasks", sft="sft", baseline="rl_baseline", prm="prm_train"),
+                P("prm_collect", "tasks", "rl_baseline"),
+                P("prm_select", "prm_collect"),
+                P("prm_train", "tasks", "prm_select", "rl_baseline", "sft"),
+                P("rl", "tasks", "sft", "rl_baseline", "prm_train"),
             ]
             policy = "rl"
     if cfg.algo.name != "none" and cfg.gradients.enabled:
         # (c) calibration needs the PRM labels of the baseline's samples
         if not uses_prm(cfg):
-            plan.append(P("prm_collect", tasks="tasks", baseline="rl_baseline"))
-        plan.append(P("gradients", tasks="tasks", baseline="rl_baseline", prm="prm_collect"))
-    plan.append(P("eval", tasks="tasks", policy=policy))
+            plan.append(P("prm_collect", "tasks", "rl_baseline"))
+        plan.append(P("gradients", "tasks", "rl_baseline", "prm_collect"))
+    plan.append(P("eval", "tasks", policy=policy))
     return plan

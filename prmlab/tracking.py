@@ -72,14 +72,3 @@ class Tracker:
         if self.wandb is not None:
             self.wandb.finish(exit_code=exit_code)
             self.wandb = None
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def write_jsonl(path: str | os.PathLike, rows) -> None:
-    with open(path, "w") as f:
-        for r in rows:
-            f.write(json.dumps(r) + "\n")

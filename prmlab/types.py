@@ -1,4 +1,4 @@
-"""Records that cross rooms (DESIGN.md "Contracts").
+"""Records that cross stage and module boundaries (docs/DESIGN.md, "Contracts").
 
 Everything here is plain data: dataclasses of JSON-able fields (plus torch tensors in
 ``RolloutBatch``), so records can be written to ``*.jsonl`` and read back by ``analysis/``
@@ -143,7 +143,7 @@ class Verdict:
 
 @dataclass
 class Rollout:
-    """One sampled response, with its line structure (DESIGN.md "Line steps")."""
+    """One sampled response, with its line structure (docs/DESIGN.md, "Line steps")."""
 
     problem_id: str
     prompt_ids: list[int]

@@ -1,12 +1,16 @@
 """The fast decode path against the HF reference: logits, greedy and sampled tokens, stops, EOS."""
 from dataclasses import replace
+from unittest import mock
+
 import pytest
 import torch
 from omegaconf import OmegaConf
 
-from prmlab import fast_sampler as fs
 from prmlab.models import build_tiny, load_policy, load_tokenizer
-from prmlab.rollout import SamplingParams, gumbel_noise, row_seeds, sample
+from prmlab.sampling import SamplingParams, row_seeds, sample
+from prmlab.sampling import fast as fs
+from prmlab.sampling import hf
+from prmlab.sampling.noise import gumbel_at, gumbel_noise
 
 BODY = "    total = 0\n    for x in xs:\n        if x > 3:\n            total += x\n    return total\n"
 TEXTS = [f"# Sum the elements above {i}.\ndef f(xs):\n" + BODY.replace("3", str(i)) for i in range(60)]
@@ -80,15 +84,21 @@ def test_logits_match_the_hf_forward(which, request):
     assert (got[real].argmax(-1) == ref[real].argmax(-1)).all()
 
 
+def fast_sample(model, tok, prompts, params, **kw):
+    """``sample`` through the fast path, which must not fall back to the HF path."""
+    assert fs.fast_lm(model) is not None
+    with mock.patch.object(hf, "batch_decoder", side_effect=AssertionError("fell back to the HF path")):
+        return sample(model, tok, prompts, replace(params, fast=True), **kw)
+
+
 def _compare(tok, model, params, stops=None, seeds=None, prompts=PROMPTS):
     n = len(prompts)
     seeds = seeds if seeds is not None else row_seeds(3, n)
     kw = dict(stops=stops, problem_ids=[f"p{i}" for i in range(n)], seeds=seeds)
     ref = sample(model, tok, prompts, replace(params, fast=False), **kw)  # the HF reference path
-    got = fs.fast_sample(model, tok, prompts, params, **kw)
-    assert got is not None
-    via = sample(model, tok, prompts, params, **kw)  # rollout.sample dispatches to the fast path by default
-    assert [v.response_ids for v in via] == [g.response_ids for g in got]
+    got = fast_sample(model, tok, prompts, params, **kw)
+    via = sample(model, tok, prompts, params, **kw)  # sample takes the fast path by default
+    assert params.fast and [v.response_ids for v in via] == [g.response_ids for g in got]
     for r, g in zip(ref, got):
         assert (g.problem_id, g.prompt_ids, g.response_ids) == (r.problem_id, r.prompt_ids, r.response_ids)
         assert (g.response, g.lines, g.line_end_tokens, g.finished) == (r.response, r.lines, r.line_end_tokens, r.finished)
@@ -97,14 +107,14 @@ def _compare(tok, model, params, stops=None, seeds=None, prompts=PROMPTS):
 
 
 @pytest.mark.parametrize("which", ["gpt2", "llama", "llama_gqa"])
-def test_greedy_tokens_match_rollout_sample(which, request):
+def test_greedy_tokens_match_the_hf_path(which, request):
     tok, model = request.getfixturevalue(which)
     _compare(tok, model, SamplingParams(temperature=0.0, max_new_tokens=20, batch_size=5))
 
 
 @pytest.mark.parametrize("which", ["gpt2", "llama"])
 @pytest.mark.parametrize("top_k,top_p", [(0, 1.0), (0, 0.9), (12, 0.8)])
-def test_sampled_tokens_match_rollout_sample_for_the_same_seeds(which, top_k, top_p, request):
+def test_sampled_tokens_match_the_hf_path_for_the_same_seeds(which, top_k, top_p, request):
     tok, model = request.getfixturevalue(which)
     params = SamplingParams(temperature=1.0, top_k=top_k, top_p=top_p, max_new_tokens=24, batch_size=7)
     rs = _compare(tok, model, params)
@@ -128,7 +138,7 @@ def test_stops_eos_and_length_cap_all_occur_and_match(gpt2):
     prompts = PROMPTS * 4
     n = len(prompts)
     params = SamplingParams(temperature=1.0, max_new_tokens=32, batch_size=n)
-    free = fs.fast_sample(model, tok, prompts, params, seeds=row_seeds(3, n))
+    free = fast_sample(model, tok, prompts, params, seeds=row_seeds(3, n))
     stops = _own_stops([r.response for r in free])
     rs = _compare(tok, model, params, stops=stops, prompts=prompts)
     eos = tok.eos_token_id
@@ -150,11 +160,11 @@ def test_compaction_does_not_change_samples(gpt2, monkeypatch):
     prompts = PROMPTS * 2
     params = SamplingParams(temperature=1.0, max_new_tokens=24, batch_size=len(prompts))
     seeds = row_seeds(5, len(prompts))
-    free = fs.fast_sample(model, tok, prompts, params, seeds=seeds)
+    free = fast_sample(model, tok, prompts, params, seeds=seeds)
     kw = dict(stops=_own_stops([r.response for r in free]), seeds=seeds)
-    a = fs.fast_sample(model, tok, prompts, params, **kw)
+    a = fast_sample(model, tok, prompts, params, **kw)
     monkeypatch.setattr(fs, "COMPACT_BELOW", 0.0)  # never compact
-    b = fs.fast_sample(model, tok, prompts, params, **kw)
+    b = fast_sample(model, tok, prompts, params, **kw)
     assert [r.response_ids for r in a] == [r.response_ids for r in b]
     assert sum(r.finished for r in a) >= len(prompts) // 2
 
@@ -165,38 +175,36 @@ def test_token_id_prompts_and_batch_independence(gpt2):
     tok, model = gpt2
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
     params = SamplingParams(temperature=1.0, max_new_tokens=16, batch_size=12)
-    a = fs.fast_sample(model, tok, ids, params, seeds=list(range(12)))
-    b = fs.fast_sample(model, tok, ids[5:8], SamplingParams(temperature=1.0, max_new_tokens=16, batch_size=2),
+    a = fast_sample(model, tok, ids, params, seeds=list(range(12)))
+    b = fast_sample(model, tok, ids[5:8], SamplingParams(temperature=1.0, max_new_tokens=16, batch_size=2),
                        seeds=[5, 6, 7])
     assert [r.response_ids for r in a[5:8]] == [r.response_ids for r in b]
     assert a[0].prompt_ids == ids[0]
 
 
-def test_generator_draws_the_same_seeds_as_rollout(gpt2):
+def test_generator_draws_the_same_seeds_on_both_paths(gpt2):
     tok, model = gpt2
     params = SamplingParams(temperature=1.0, max_new_tokens=12, batch_size=12)
     ref = sample(model, tok, PROMPTS, replace(params, fast=False), generator=torch.Generator().manual_seed(11))
-    got = fs.fast_sample(model, tok, PROMPTS, params, generator=torch.Generator().manual_seed(11))
+    got = fast_sample(model, tok, PROMPTS, params, generator=torch.Generator().manual_seed(11))
     assert [r.response_ids for r in got] == [r.response_ids for r in ref]
 
 
 def test_gumbel_at_is_gumbel_noise_at_those_tokens():
     seeds = torch.tensor(row_seeds(2, 6))
     full = gumbel_noise(seeds, 4, 1000)
-    assert torch.equal(fs.gumbel_at(seeds, 4, torch.arange(1000)), full)
+    assert torch.equal(gumbel_at(seeds, 4, torch.arange(1000)), full)
     idx = torch.randint(0, 1000, (6, 17), generator=torch.Generator().manual_seed(0))
-    assert torch.equal(fs.gumbel_at(seeds, 4, idx), full.gather(1, idx))
+    assert torch.equal(gumbel_at(seeds, 4, idx), full.gather(1, idx))
 
 
 def test_choose_keeps_the_reference_filter_set():
-    """Only tokens inside rollout's top-k/top-p set are ever drawn, with the softmax frequencies."""
-    from prmlab.rollout import _filter_logits
-
+    """Only tokens inside the HF path's top-k/top-p set are ever drawn, with the softmax frequencies."""
     logits = torch.log(torch.tensor([0.05, 0.5, 0.15, 0.3]))[None].repeat(4000, 1)
     seeds = torch.tensor(row_seeds(9, 4000))
     params = SamplingParams(temperature=1.0, top_p=0.7)
     draws = fs.choose(logits, params, seeds, 0, torch.arange(4))
-    ref = (_filter_logits(logits, 0, 0.7) + gumbel_noise(seeds, 0, 4)).argmax(-1)
+    ref = (hf.filter_logits(logits, 0, 0.7) + gumbel_noise(seeds, 0, 4)).argmax(-1)
     assert torch.equal(draws, ref)
     freq = torch.bincount(draws, minlength=4).float() / len(draws)
     assert freq[[0, 2]].sum() == 0  # 0.5 + 0.3 >= 0.7: tokens 1 and 3 only
@@ -211,9 +219,13 @@ def test_unsupported_models_fall_back(gpt2, tmp_path):
                                             num_attention_heads=4, intermediate_size=64))
     dyn = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
                                        num_attention_heads=4, rope_scaling={"rope_type": "dynamic", "factor": 2.0}))
+    params = SamplingParams(max_new_tokens=4)
     for model in (neox, dyn, torch.nn.Linear(2, 2)):
         assert fs.fast_lm(model) is None
-        assert fs.fast_sample(model, tok, ["def f():\n"], SamplingParams(max_new_tokens=4)) is None
+        assert fs.batch_decoder(model, tok, [[1, 2]], [()], params) is None
+    for model in (neox, dyn):  # sample falls back to the HF path
+        fell_back = sample(model, tok, ["def f():\n"], params, seeds=[4])
+        assert fell_back == sample(model, tok, ["def f():\n"], replace(params, fast=False), seeds=[4])
     assert fs.fast_lm(gpt2[1]) is not None
 
 

@@ -1,4 +1,5 @@
-"""Binary-search line labelling (prmlab.prm.label) against planted completability oracles."""
+"""Binary-search line labelling (prmlab.prm.label) against planted completability oracles, and the
+labelled-data file (prmlab.prm.data)."""
 import dataclasses
 import json
 import math
@@ -12,13 +13,16 @@ from prmlab.prm.label import (
     candidate_prefixes,
     is_neutral_line,
     label_responses,
-    max_binary_checks,
     prefix_text,
     prompt_categories,
-    read_labeled_jsonl,
-    write_labeled_jsonl,
 )
+from prmlab.prm.data import read_labeled_jsonl, write_labeled_jsonl
 from prmlab.types import LabeledResponse
+
+
+def max_binary_checks(n_lines: int) -> int:
+    """The bound the module docstring states: ceil(log2 M) checks for an M-line failing response."""
+    return math.ceil(math.log2(n_lines)) if n_lines > 1 else 0
 
 
 def code_lines(n):

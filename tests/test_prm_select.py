@@ -4,7 +4,8 @@ import dataclasses
 import pytest
 
 from prmlab.prm.label import assign_prompt_categories
-from prmlab.prm.select import STRATEGIES, category_counts, select
+from prmlab.prm.data import category_counts
+from prmlab.prm.select import STRATEGIES, select
 from prmlab.types import LabeledResponse
 
 LABELS = {"correct": [1, 0, 1], "revised": [1, 0, -1], "wrong": [-1, 0, -1]}
@@ -96,8 +97,8 @@ def _select_stage(tmp_path, records, strategy, fallback="unset"):
 
     from omegaconf import OmegaConf
 
-    from prmlab.prm.collect import LABELS_FILE
-    from prmlab.prm.label import read_labeled_jsonl, write_labeled_jsonl
+    from prmlab.layout import LABELS_FILE
+    from prmlab.prm.data import read_labeled_jsonl, write_labeled_jsonl
     from prmlab.prm.select import prm_select_stage
 
     (tmp_path / "in").mkdir(parents=True)
@@ -106,7 +107,7 @@ def _select_stage(tmp_path, records, strategy, fallback="unset"):
     cfg = {"strategy": {"name": strategy}}
     if fallback != "unset":
         cfg["prm"] = {"empty_selection": fallback}
-    ctx = SimpleNamespace(cfg=OmegaConf.create(cfg), inputs={"data": tmp_path / "in"}, out=tmp_path / "out",
+    ctx = SimpleNamespace(cfg=OmegaConf.create(cfg), inputs={"prm_collect": tmp_path / "in"}, out=tmp_path / "out",
                           tracker=SimpleNamespace(log=lambda *a, **k: None))
     summary = prm_select_stage(ctx)
     return summary, read_labeled_jsonl(tmp_path / "out" / LABELS_FILE)

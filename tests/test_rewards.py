@@ -6,7 +6,8 @@ import torch
 from omegaconf import OmegaConf
 
 from prmlab.config import RewardConfig
-from prmlab.rewards import dense_prm_rewards, outcome_reward_tensor, outcome_scores, reward_density, select_groups
+from prmlab.prm.use import dense_prm_rewards
+from prmlab.rewards import outcome_reward_tensor, outcome_scores, reward_density, select_groups
 from prmlab.types import TestOutcome as Outcome  # aliased so pytest does not collect it
 from prmlab.types import Verdict
 

@@ -6,7 +6,9 @@ import torch
 from omegaconf import OmegaConf
 
 from prmlab.models import build_tiny, load_policy, load_tokenizer
-from prmlab.rollout import SamplingParams, _filter_logits, line_end_tokens, sample, split_lines, token_char_ends
+from prmlab.sampling import SamplingParams, line_end_tokens, row_seeds, sample, split_lines, token_char_ends
+from prmlab.sampling.hf import filter_logits
+from prmlab.sampling.noise import gumbel_noise
 
 BODY = "    total = 0\n    for x in xs:\n        if x > 3:\n            total += x\n    return total\n"
 TEXTS = [f"# Sum the elements above {i}.\ndef f(xs):\n" + BODY.replace("3", str(i)) for i in range(60)]
@@ -50,9 +52,9 @@ def test_unterminated_last_line_ends_at_last_token():
 
 def test_top_k_top_p_filter():
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.15, 0.05]]))
-    kept = torch.isfinite(_filter_logits(logits, 0, 0.7))
+    kept = torch.isfinite(filter_logits(logits, 0, 0.7))
     assert kept.tolist() == [[True, True, False, False]]  # 0.5 < 0.7, 0.5 + 0.3 >= 0.7
-    assert torch.isfinite(_filter_logits(logits, 1, 1.0)).tolist() == [[True, False, False, False]]
+    assert torch.isfinite(filter_logits(logits, 1, 1.0)).tolist() == [[True, False, False, False]]
 
 
 def test_sample_rollouts_are_consistent(tiny):
@@ -112,8 +114,6 @@ def test_gpt2_loads_with_the_fused_tanh_gelu(tiny):
 
 
 def test_gumbel_noise_is_gumbel_and_counter_based():
-    from prmlab.rollout import gumbel_noise, row_seeds
-
     seeds = torch.tensor(row_seeds(7, 4))
     g = gumbel_noise(seeds, 3, 5000)
     assert torch.equal(g, gumbel_noise(seeds, 3, 5000))  # pure function of (seed, step, token)
@@ -125,8 +125,6 @@ def test_gumbel_noise_is_gumbel_and_counter_based():
 
 
 def test_gumbel_sampling_matches_the_softmax():
-    from prmlab.rollout import gumbel_noise, row_seeds
-
     probs = torch.tensor([0.5, 0.3, 0.15, 0.05])
     seeds = torch.tensor(row_seeds(1, 20000))
     draws = (probs.log()[None] + gumbel_noise(seeds, 0, 4)).argmax(-1)
@@ -146,7 +144,7 @@ def test_samples_do_not_depend_on_batch_composition(tiny):
 def test_value_init_copies_the_prm_weights_into_the_critic(tiny, tmp_path):
     """ValueInit: PPO's critic is the PRM (backbone and head), not a fresh head on the SFT policy."""
     from prmlab.models import ScalarHeadModel
-    from prmlab.trainer import make_critic
+    from prmlab.prm.use import make_critic
 
     _, _, sft = tiny
     prm = ScalarHeadModel.from_causal_lm(sft, torch.device("cpu"))

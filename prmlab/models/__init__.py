@@ -55,7 +55,7 @@ def resolve_dtype(name: str, device: torch.device) -> tuple[torch.dtype, Optiona
 
 def train_tokenizer(texts: list[str], vocab_size: int):
     """Byte-level BPE trained on ``texts``; whitespace runs (newline + indentation) merge into
-    single tokens, which is why line ends are mapped through character offsets (rollout.py)."""
+    single tokens, which is why line ends are mapped through character offsets (prmlab/sampling/lines.py)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -190,7 +190,3 @@ class ScalarHeadModel(nn.Module):
         path.mkdir(parents=True, exist_ok=True)
         self.backbone.save_pretrained(path)
         torch.save(self.head.state_dict(), path / HEAD_FILE)
-
-
-def copy_tokenizer(src: str | os.PathLike, dst: str | os.PathLike) -> None:
-    load_tokenizer(src).save_pretrained(str(dst))

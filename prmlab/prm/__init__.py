@@ -1,22 +1,11 @@
-"""Process reward model: line labelling by binary search (``label``), data selection (``select``)."""
-from prmlab.prm.label import (
-    SEARCH_MODES,
-    LabelResult,
-    SearchItem,
-    assign_prompt_categories,
-    candidate_prefixes,
-    is_neutral_line,
-    label_responses,
-    max_binary_checks,
-    prefix_text,
-    prompt_categories,
-    read_labeled_jsonl,
-    write_labeled_jsonl,
-)
-from prmlab.prm.select import STRATEGIES, category_counts, select
+"""Process reward model, in the order of its data flow:
 
-__all__ = [
-    "SEARCH_MODES", "STRATEGIES", "LabelResult", "SearchItem", "assign_prompt_categories", "candidate_prefixes",
-    "category_counts", "is_neutral_line", "label_responses", "max_binary_checks", "prefix_text",
-    "prompt_categories", "read_labeled_jsonl", "select", "write_labeled_jsonl",
-]
+    label    line labels by binary search for the first line after which no completion passes
+    collect  the prm_collect stage: sample from the RL baseline's checkpoints and label the lines
+    data     the labelled-data file (labels.jsonl) every later step reads, and its counts
+    select   the prm_select stage: the data selection strategies of the PRM paper's Table 2
+    train    the prm_train stage: a scalar head fit to the labels at line-end tokens
+    use      the PRM in RL: DenseReward (per-line reward) and ValueInit (critic initialisation)
+
+Importing this package imports no model code; import the submodules.
+"""

@@ -12,7 +12,7 @@ completable when any passes all tests (best-of-K).
 All prefix checks of a search round, over all responses of the checkpoint, go to the sampler and
 the sandbox as one batch. Cost counters per response: prefix checks, completions, executions
 (the response itself plus its completions) and generated tokens (response plus completions).
-Output: ``labels.jsonl`` (schema: ``prmlab.types.LabeledResponse``, see ``label.py``).
+Output: ``labels.jsonl`` (schema: ``prmlab.types.LabeledResponse``, file format in ``data.py``).
 """
 from __future__ import annotations
 
@@ -22,22 +22,15 @@ from collections import Counter
 
 import torch
 
+from prmlab.layout import LABELS_FILE, PROBLEMS_FILE, checkpoint_dirs, policy_dir
 from prmlab.models import load_policy, load_tokenizer
-from prmlab.prm.label import SearchItem, assign_prompt_categories, label_responses, write_labeled_jsonl
-from prmlab.prm.select import category_counts
-from prmlab.rollout import SamplingParams, sample
-from prmlab.tasks import PROBLEMS_FILE, rl_problems
+from prmlab.prm.data import category_counts, write_labeled_jsonl
+from prmlab.prm.label import SearchItem, assign_prompt_categories, label_responses
+from prmlab.sampling import SamplingParams, sample
+from prmlab.tasks import rl_problems
 from prmlab.types import LabeledResponse
 
 log = logging.getLogger(__name__)
-LABELS_FILE = "labels.jsonl"
-
-
-def checkpoint_dirs(baseline_dir):
-    dirs = sorted((baseline_dir / "checkpoints").glob("c*"), key=lambda d: int(d.name[1:]))
-    if not dirs:
-        raise FileNotFoundError(f"no checkpoints under {baseline_dir / 'checkpoints'}")
-    return dirs
 
 
 def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) -> list[LabeledResponse]:
@@ -98,8 +91,8 @@ def prm_collect_stage(ctx) -> dict:
     if cfg.prm.max_prompts and cfg.prm.max_prompts < len(problems):
         problems = random.Random(cfg.seed).sample(problems, cfg.prm.max_prompts)
     records: list[LabeledResponse] = []
-    for c, d in enumerate(checkpoint_dirs(ctx.inputs["baseline"])):
-        recs = collect_checkpoint(c, d / "policy", problems, cfg, rt, cfg.seed)
+    for c, d in enumerate(checkpoint_dirs(ctx.inputs["rl_baseline"])):
+        recs = collect_checkpoint(c, policy_dir(d), problems, cfg, rt, cfg.seed)
         records += recs
         ctx.tracker.log({f"prm/collect_c{c}_{k[4:]}": v for k, v in category_counts(recs).items()}, step=c)
     records = assign_prompt_categories(records)

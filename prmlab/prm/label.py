@@ -6,7 +6,7 @@ checkpoint, runs them in the sandbox and reports best-of-K ("is this prefix comp
 
 Definitions
 -----------
-A response has lines ``s_1..s_M`` (``prmlab.rollout.split_lines``). The *prefix of length m* is its
+A response has lines ``s_1..s_M`` (``prmlab.sampling.split_lines``). The *prefix of length m* is its
 first m lines, each ending in ``"\\n"`` (``prefix_text``): a step ends at its end-of-line token.
 A prefix is *completable* when one of K sampled completions of it passes all tests.
 
@@ -32,8 +32,8 @@ Algorithm
   result: m* >= 1), else ``wrong``. ``first_error_line`` is the 0-based index of the first line the search marks not
   completable (= m* for a monotone result; None for a correct response or an empty one).
 
-Choices the seed text leaves open
----------------------------------
+Choices the paper leaves open
+-----------------------------
 - **Neutral lines are not prefix boundaries** (``skip_neutral=True``, the default). A blank or
   comment-only line does not change the program, so the prefix ending on it holds the same code as
   the prefix ending on the code line before it; checking it would spend K completions and K
@@ -63,43 +63,16 @@ number of rounds is that of the longest search (at most ceil(log2 M_max)). Linea
 every candidate of every response in a single round. ``check`` may split a round into sub-batches
 as its memory allows.
 
-Dataset schema (JSONL, one ``LabeledResponse`` per line, ``dataclasses.asdict`` order)
------------------------------------------------------------------------------------------
-===================  =========================  ==============================================
-field                type                       meaning
-===================  =========================  ==============================================
-problem_id           str                        the prompt's ``Problem.id``
-checkpoint           int                        index of the sampling checkpoint (0..C-1)
-response             str                        the response text
-lines                list[str]                  ``split_lines(response)``
-labels               list[int] (-1, 0, +1)      one per line: +1 completable prefix, -1 after
-                                                the first error, 0 neutral (comment/blank)
-first_error_line     int | null                 0-based first line marked not completable;
-                                                null when correct
-category             str                        correct | revised | wrong
-prompt_category      str                        easy | medium | hard ("" before assignment)
-n_prefix_checks      int                        prefix checks spent on this response
-n_completions        int                        completions sampled (checks x K)
-n_executions         int                        sandbox executions (<= completions)
-generated_tokens     int                        tokens generated for the completions
-pass_rate            float in [0, 1]            the response's own test pass rate
-difficulty           str                        the problem's difficulty label
-===================  =========================  ==============================================
-
-``read_labeled_jsonl`` validates every field and raises ``ValueError`` naming the file, the line
-number and what the field must be.
+The records are stored as ``labels.jsonl`` by ``prmlab.prm.data`` (schema and reader there).
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
-from prmlab.types import PROMPT_CATEGORIES, RESPONSE_CATEGORIES, LabeledResponse
+from prmlab.types import RESPONSE_CATEGORIES, LabeledResponse
 
 SEARCH_MODES: tuple[str, ...] = ("binary", "linear")
 
@@ -122,11 +95,6 @@ def prefix_text(lines: Sequence[str], m: int) -> str:
     if not 0 <= m <= len(lines):
         raise ValueError(f"prefix length {m} outside 0..{len(lines)}")
     return "".join(line + "\n" for line in lines[:m])
-
-
-def max_binary_checks(n_lines: int) -> int:
-    """Upper bound on binary-search checks for an M-line failing response: ceil(log2 M)."""
-    return math.ceil(math.log2(n_lines)) if n_lines > 1 else 0
 
 
 @dataclass
@@ -315,83 +283,3 @@ def assign_prompt_categories(records: Sequence[LabeledResponse]) -> list[Labeled
     """Copies of ``records`` with ``prompt_category`` filled from all of them (call on the full set)."""
     cats = prompt_categories(records)
     return [dataclasses.replace(r, prompt_category=cats[r.problem_id]) for r in records]
-
-
-# ---------------------------------------------------------------------------------------------
-# JSONL dataset
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_count(v) -> bool:
-    return _is_int(v) and v >= 0
-
-
-# field -> (validator, what it must be); fields added to LabeledResponse later pass through unchecked.
-_FIELD_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
-    "problem_id": (lambda v: isinstance(v, str), "a string"),
-    "checkpoint": (_is_int, "an integer"),
-    "response": (lambda v: isinstance(v, str), "a string"),
-    "lines": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
-    "labels": (lambda v: isinstance(v, list) and all(_is_int(x) and x in (-1, 0, 1) for x in v),
-               "a list of -1/0/1 integers"),
-    "first_error_line": (lambda v: v is None or _is_count(v), "null or a non-negative integer"),
-    "category": (lambda v: v in RESPONSE_CATEGORIES, f"one of {', '.join(RESPONSE_CATEGORIES)}"),
-    "prompt_category": (lambda v: v == "" or v in PROMPT_CATEGORIES, f"\"\" or one of {', '.join(PROMPT_CATEGORIES)}"),
-    "n_prefix_checks": (_is_count, "a non-negative integer"),
-    "n_completions": (_is_count, "a non-negative integer"),
-    "n_executions": (_is_count, "a non-negative integer"),
-    "generated_tokens": (_is_count, "a non-negative integer"),
-    "pass_rate": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0.0 <= v <= 1.0,
-                  "a number in [0, 1]"),
-    "difficulty": (lambda v: isinstance(v, str), "a string"),
-}
-
-
-def write_labeled_jsonl(path: str | Path, records: Iterable[LabeledResponse]) -> int:
-    """Write records as JSONL (schema in the module docstring); returns the number written."""
-    n = 0
-    with open(path, "w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(dataclasses.asdict(r), ensure_ascii=False) + "\n")
-            n += 1
-    return n
-
-
-def _parse_record(obj, where: str) -> LabeledResponse:
-    fields = {f.name: f for f in dataclasses.fields(LabeledResponse)}
-    if not isinstance(obj, dict):
-        raise ValueError(f"{where}: expected a JSON object with fields {', '.join(fields)}")
-    unknown = sorted(set(obj) - set(fields))
-    if unknown:
-        raise ValueError(f"{where}: unknown field(s) {unknown}; expected fields {', '.join(fields)}")
-    for name, f in fields.items():
-        rule, what = _FIELD_RULES.get(name, (lambda v: True, "any value"))
-        if name not in obj:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise ValueError(f"{where}: missing field '{name}' (expected {what})")
-            continue
-        if not rule(obj[name]):
-            raise ValueError(f"{where}: field '{name}' expected {what}, got {obj[name]!r:.80}")
-    if len(obj["labels"]) != len(obj["lines"]):
-        raise ValueError(f"{where}: field 'labels' expected one label per line "
-                         f"({len(obj['lines'])} lines, {len(obj['labels'])} labels)")
-    return LabeledResponse(**obj)
-
-
-def read_labeled_jsonl(path: str | Path) -> list[LabeledResponse]:
-    """Read a labelled dataset; a malformed line raises ValueError naming file, line and field."""
-    records = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            where = f"{path}, line {lineno}"
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{where}: not valid JSON ({e.msg}); expected one LabeledResponse object per line") from e
-            records.append(_parse_record(obj, where))
-    return records

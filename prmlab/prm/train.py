@@ -1,14 +1,14 @@
 """The ``prm_train`` stage: a scalar head scored at line-end tokens, fit to the line labels.
 
 Input: the selected ``labels.jsonl``. Each response is tokenised as prompt + response (as in
-SFT), line ends are mapped to tokens through character offsets (``rollout.line_end_tokens``), and
+SFT), line ends are mapped to tokens through character offsets (``prmlab.sampling.line_end_tokens``), and
 the PRM's output at the line-end token of line j is trained toward label_j:
 
 * ``prm.loss=mse`` (paper's choice): squared error to the label in {-1, 0, +1}; neutral lines are
   trained toward 0, so comments earn nothing (with ``prm.neutral_label`` on at collection).
 * ``prm.loss=ce``: binary cross-entropy on completable vs not, on non-neutral lines only; the
   score used in RL is then ``2·sigmoid(logit) - 1`` so both losses give a PRM in [-1, 1]
-  (``prm_meta.json`` records which transform applies).
+  (``prm_meta.json`` records which transform applies; ``prmlab.prm.use.to_reward_scale``).
 
 Initialisation (``prm.init``): ``value`` = the baseline run's value model (paper; a critic-free
 GRPO/RLOO baseline has none, and ``sft`` is used instead, with a warning), ``sft`` = a fresh head
@@ -25,14 +25,14 @@ import random
 
 import torch
 
+from prmlab.layout import LABELS_FILE, PROBLEMS_FILE, policy_dir, prm_dir, value_dir
 from prmlab.models import ScalarHeadModel, load_tokenizer
-from prmlab.prm.collect import LABELS_FILE
-from prmlab.prm.label import read_labeled_jsonl
-from prmlab.rollout import line_end_tokens, token_char_ends
-from prmlab.tasks import PROBLEMS_FILE, read_problems
+from prmlab.prm.data import read_labeled_jsonl
+from prmlab.prm.use import to_reward_scale, write_prm_meta
+from prmlab.sampling import line_end_tokens, token_char_ends
+from prmlab.tasks import read_problems
 
 log = logging.getLogger(__name__)
-META_FILE = "prm_meta.json"
 
 
 def encode(records, problems_by_id, tokenizer, max_len: int = 512):
@@ -75,10 +75,6 @@ def prm_loss(scores: torch.Tensor, labels: torch.Tensor, loss: str) -> torch.Ten
     return torch.nn.functional.binary_cross_entropy_with_logits(scores[keep], (labels[keep] > 0).float())
 
 
-def to_reward_scale(scores: torch.Tensor, loss: str) -> torch.Tensor:
-    return scores if loss == "mse" else 2 * torch.sigmoid(scores) - 1
-
-
 def auc(scores: list[float], positives: list[bool]) -> float:
     """Area under the ROC curve via the rank-sum (Mann-Whitney U) identity, ties averaged."""
     from scipy.stats import rankdata
@@ -119,7 +115,7 @@ def evaluate_prm(model, data, pad_id, loss: str, device, bins: int = 5) -> tuple
 
 def init_model(cfg, ctx, device, dtype) -> ScalarHeadModel:
     if cfg.prm.init == "value":
-        value = ctx.inputs["baseline"] / "value"
+        value = value_dir(ctx.inputs["rl_baseline"])
         if value.is_dir():
             return ScalarHeadModel.load(value, device, dtype)
         # A critic-free baseline (GRPO, RLOO) trains no value model; PPO's critic starts as a head on
@@ -127,19 +123,19 @@ def init_model(cfg, ctx, device, dtype) -> ScalarHeadModel:
         log.warning("prm.init=value: the baseline has no value model (critic-free algorithm); "
                     "initialising the PRM from the SFT policy instead")
     if cfg.prm.init in ("sft", "value"):
-        return ScalarHeadModel.from_causal_lm(ctx.inputs["sft"] / "policy", device, dtype)
+        return ScalarHeadModel.from_causal_lm(policy_dir(ctx.inputs["sft"]), device, dtype)
     from transformers import AutoConfig, AutoModel
 
     torch.manual_seed(cfg.seed)
-    backbone = AutoModel.from_config(AutoConfig.from_pretrained(ctx.inputs["sft"] / "policy"))
+    backbone = AutoModel.from_config(AutoConfig.from_pretrained(policy_dir(ctx.inputs["sft"])))
     return ScalarHeadModel(backbone).to(device=device, dtype=dtype)
 
 
 def prm_train_stage(ctx) -> dict:
     cfg, rt = ctx.cfg, ctx.runtime
-    records = read_labeled_jsonl(ctx.inputs["data"] / LABELS_FILE)
+    records = read_labeled_jsonl(ctx.inputs["prm_select"] / LABELS_FILE)
     problems = {p.id: p for p in read_problems(ctx.inputs["tasks"] / PROBLEMS_FILE)}
-    tokenizer = load_tokenizer(ctx.inputs["sft"] / "policy")
+    tokenizer = load_tokenizer(policy_dir(ctx.inputs["sft"]))
     pids = sorted({r.problem_id for r in records})
     random.Random(cfg.seed).shuffle(pids)
     n_val = int(round(cfg.prm.val_fraction * len(pids)))
@@ -174,9 +170,9 @@ def prm_train_stage(ctx) -> dict:
     bar.close()
     metrics, table = evaluate_prm(model, val, tokenizer.pad_token_id, cfg.prm.loss, rt.device) if val else ({}, [])
     metrics.update({"prm/train_responses": len(train), "prm/val_responses": len(val)})
-    model.save(ctx.out / "prm")
-    tokenizer.save_pretrained(ctx.out / "prm")
-    (ctx.out / "prm" / META_FILE).write_text(json.dumps({"loss": cfg.prm.loss, "init": cfg.prm.init}))
+    model.save(prm_dir(ctx.out))
+    tokenizer.save_pretrained(prm_dir(ctx.out))
+    write_prm_meta(prm_dir(ctx.out), cfg.prm.loss, cfg.prm.init)
     (ctx.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (ctx.out / "calibration.json").write_text(json.dumps(table, indent=1))
     return metrics

@@ -13,9 +13,9 @@ from collections import Counter
 from pathlib import Path
 
 from prmlab.errors import PrmlabError
+from prmlab.layout import PROBLEMS_FILE
 from prmlab.types import Problem
 
-PROBLEMS_FILE = "problems.jsonl"
 SOURCES = ("synthetic", "humaneval", "livecodebench")
 
 

@@ -1,12 +1,12 @@
-"""A fast decode path for GPT-2 and Llama policies, with the semantics of ``rollout.sample``.
+"""The fast decode path for GPT-2 and Llama policies, with the semantics of the HF path.
 
-``rollout.sample`` drives the Hugging Face model through its own KV cache; at the tiny default's
-size (0.5M parameters, batch 64-256) a decode step costs little arithmetic, and most of the time
-goes to per-step overhead around it: the module tree and mask construction of every forward,
-``DynamicCache`` growing by ``torch.cat`` (a copy of the whole cache per layer per step), a
-``tokenizer.decode`` per row per step for stop strings, and the full-vocabulary sort of top-p.
-This module keeps the model's weights (read from the HF modules, never copied, so an optimiser
-step is seen at once) and replaces the loop around them:
+The HF path (``prmlab.sampling.hf``) drives the Hugging Face model through its own KV cache; at
+the tiny default's size (0.5M parameters, batch 64-256) a decode step costs little arithmetic,
+and most of the time goes to per-step overhead around it: the module tree and mask construction
+of every forward, ``DynamicCache`` growing by ``torch.cat`` (a copy of the whole cache per layer
+per step), a ``tokenizer.decode`` per row per step for stop strings, and the full-vocabulary sort
+of top-p. This module keeps the model's weights (read from the HF modules, never copied, so an
+optimiser step is seen at once) and replaces the loop around them:
 
 * **Own forward.** A functional GPT-2 / Llama forward over the HF parameters (``F.layer_norm`` /
   RMSNorm, fused QKV ``addmm`` exactly as HF's ``Conv1D``, rotary tables computed once per batch
@@ -20,36 +20,38 @@ step is seen at once) and replaces the loop around them:
   still-running rows need. Rows keep their own seeds and the step counter is global, so this
   changes no sample.
 * **Stop strings without per-row decoding.** Every token's text comes from a table built once
-  per tokenizer (``tokenizer.decode([id])``, the same per-token decode ``rollout`` uses). A stop
+  per tokenizer (``tokenizer.decode([id])``, the same per-token decode the HF path uses). A stop
   string can only complete at step t when its first character lies in a token at most
   ``len(stop) - 2`` characters before token t, so a vectorised filter (characters emitted since
   the last token holding a stop's first character) leaves few rows to check in Python, and those
   check only a short tail of their text.
 * **Sampling touches only the kept tokens.** With top-k/top-p the logits are sorted once, the
-  kept set is the same as ``rollout._filter_logits`` keeps, and Gumbel noise is evaluated only at
-  kept token ids (the noise is a pure function of (seed, step, token), so this is the same draw).
+  kept set is the same as ``hf.filter_logits`` keeps, and Gumbel noise is evaluated only at
+  kept token ids (``noise.gumbel_at``: the noise is a pure function of (seed, step, token), so
+  this is the same draw).
 
-Equivalence with ``rollout.sample``: the same prompts, parameters and seeds give the same
-``Rollout``s (tokens, text, lines, ``finished``), logprobs equal up to float rounding; greedy
-decoding is the argmax of the same logits, and sampling uses the same counter-based noise, so
-the two paths differ only where float rounding of the logits (different kernels) flips a
-near-tie — tested to agree token for token on tiny GPT-2 and Llama models.
+Equivalence with the HF path: the same prompts, parameters and seeds give the same ``Rollout``s
+(tokens, text, lines, ``finished``), logprobs equal up to float rounding; greedy decoding is the
+argmax of the same logits, and sampling uses the same counter-based noise, so the two paths
+differ only where float rounding of the logits (different kernels) flips a near-tie — tested to
+agree token for token on tiny GPT-2 and Llama models.
 
 Unsupported models (other architectures, cross-attention, dynamic/long RoPE, sliding windows)
-make ``fast_lm`` return None and ``fast_sample`` return None: the caller keeps the HF path.
+make ``fast_lm`` and ``batch_decoder`` return None: ``prmlab.sampling.sample`` then uses the HF path.
 """
 from __future__ import annotations
 
 import logging
 import weakref
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from prmlab.rollout import _MASK62, SamplingParams, _first_stop, _mix, sample
-from prmlab.types import Rollout
+from prmlab.sampling.lines import first_stop
+from prmlab.sampling.noise import gumbel_at
+from prmlab.sampling.params import SamplingParams
 
 log = logging.getLogger(__name__)
 
@@ -300,7 +302,7 @@ def _llama_block(lm, w, x, cache, i, start, attn, rope):
 @torch.no_grad()
 def logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Optional[torch.Tensor]:
     """Logits [B, T, V] of a left-padded batch through the fast forward (None: unsupported);
-    position ids follow the attention mask, as in ``rollout.sample``."""
+    position ids follow the attention mask, as in the HF path."""
     lm = fast_lm(model)
     if lm is None:
         return None
@@ -314,26 +316,15 @@ def logits(model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> Opti
 # sampling
 
 
-def gumbel_at(seeds: torch.Tensor, step: int, tokens: torch.Tensor) -> torch.Tensor:
-    """``rollout.gumbel_noise(seeds, step, V)`` evaluated only at ``tokens`` ([V] shared or
-    [B, K] per row): the same hash of (seed, step, token), so the same Gumbel values."""
-    x = _mix(seeds[:, None] * 0x2545F4914F6CDD1D + ((step + 1) * 0x9E3779B97F4A7C1 & _MASK62) & _MASK62)
-    tok = tokens if tokens.dim() == 2 else tokens[None, :]
-    x = _mix(x + tok * 0x632BE59BD9B4E019 & _MASK62)
-    u = ((x >> 9) & ((1 << 53) - 1)).double() / float(1 << 53)
-    u = u.clamp(1e-12, 1 - 1e-12)
-    return -torch.log(-torch.log(u)).float()
-
-
 def choose(logits: torch.Tensor, params: SamplingParams, seeds: torch.Tensor, step: int,
            vocab_ids: torch.Tensor) -> torch.Tensor:
-    """Next tokens from temperature-scaled float logits [B, V], as ``rollout`` draws them."""
+    """Next tokens from temperature-scaled float logits [B, V], as the HF path draws them."""
     if params.temperature <= 1e-6:
         return logits.argmax(-1)
     V = logits.shape[-1]
     if not (params.top_k and params.top_k < V) and params.top_p >= 1.0:
         return (logits + gumbel_at(seeds, step, vocab_ids)).argmax(-1)
-    # The kept set of rollout._filter_logits, computed on one descending sort: top-k keeps every
+    # The kept set of hf.filter_logits, computed on one descending sort: top-k keeps every
     # logit >= the k-th, top-p then drops a token once the mass before it reaches top_p.
     vals, idx = torch.sort(logits, descending=True, dim=-1)
     if params.top_k and params.top_k < V:
@@ -349,7 +340,7 @@ def choose(logits: torch.Tensor, params: SamplingParams, seeds: torch.Tensor, st
 
 @dataclass
 class Vocab:
-    """Every token's text as ``rollout`` decodes it (``tokenizer.decode([id])``), its length, and,
+    """Every token's text as the HF path decodes it (``tokenizer.decode([id])``), its length, and,
     per set of stop-string first characters, which tokens contain one of them."""
 
     pieces: list[str]
@@ -411,7 +402,7 @@ class _StopWatch:
         in_rows = rows[slots]
         tails = gen[in_rows, t + 1 - w : t + 1].tolist()
         for slot, row, tail in zip(slots.tolist(), in_rows.tolist(), tails):
-            if self.stops[row] and _first_stop(self._tail_text(tail, gen, row, t), self.stops[row]) >= 0:
+            if self.stops[row] and first_stop(self._tail_text(tail, gen, row, t), self.stops[row]) >= 0:
                 out[slot] = True
         return out
 
@@ -449,8 +440,7 @@ def _worth_it(groups: list[tuple[slice, int]], end: int) -> Optional[list[tuple[
 def decode_batch(lm: FastLM, prompt_ids: list[list[int]], params: SamplingParams, eos: Optional[int],
                  stops: Sequence[Sequence[str]], vocab: Optional[Vocab], seeds: torch.Tensor
                  ) -> tuple[list[list[int]], list[list[float]]]:
-    """Response token ids and their log-probs for one batch (the contract of
-    ``rollout._decode_batch``)."""
+    """Response token ids and their log-probs for one batch (the contract of ``hf.decode_batch``)."""
     device = lm.device
     B, N = len(prompt_ids), params.max_new_tokens
     P = max(len(p) for p in prompt_ids)
@@ -530,31 +520,11 @@ def memory_aware_batch(lm: FastLM, requested: int, length: int, free_bytes: Opti
     return min(requested, fit)
 
 
-@torch.no_grad()
-def fast_sample(
-    model,
-    tokenizer,
-    prompts: Sequence[str | Sequence[int]],
-    params: SamplingParams,
-    *,
-    stops: Optional[Sequence[Sequence[str]]] = None,
-    problem_ids: Optional[Sequence[str]] = None,
-    seeds: Optional[Sequence[int]] = None,
-    generator: Optional[torch.Generator] = None,
-    progress=None,
-) -> Optional[list[Rollout]]:
-    """``rollout.sample`` through the fast path; None (nothing sampled, no RNG drawn) when the
-    model's architecture is not supported, so the caller falls back to the HF path."""
-    if fast_lm(model) is None:
-        return None
-    return sample(model, tokenizer, prompts, replace(params, fast=True), stops=stops, problem_ids=problem_ids,
-                  seeds=seeds, generator=generator, progress=progress)
-
-
 def batch_decoder(model, tokenizer, prompt_ids: Sequence[Sequence[int]], stops: Sequence[Sequence[str]],
                   params: SamplingParams) -> Optional[tuple[Callable, int]]:
-    """For ``rollout.sample``: ``(decode(prompt_ids, stops, seeds) -> (tokens, logprobs), batch size)``
-    through the fast path, or None when the model's architecture is not supported."""
+    """``(decode(prompt_ids, stops, seeds) -> (tokens, logprobs), batch size)`` through the fast
+    path (the contract of ``hf.batch_decoder``), or None when the model's architecture is not
+    supported."""
     lm = fast_lm(model)
     if lm is None:
         return None

@@ -1,0 +1,56 @@
+"""Where each stage keeps its files inside its cache entry: the one place these names are spelled.
+
+A stage writes into ``<cache>/<stage>/<key>/`` (``prmlab.pipeline``); the stages downstream find
+its outputs through the helpers below, never through string paths of their own. The table of
+stage → inputs → files is in docs/DESIGN.md ("Stages and their cache entries").
+
+    tasks        problems.jsonl
+    sft          policy/                      (HF checkpoint + tokenizer)
+    rl_baseline  policy/  value/ (PPO)  checkpoints/c0..c{C-1}/{policy,value}
+    rl           same layout as rl_baseline
+    prm_collect  labels.jsonl
+    prm_select   labels.jsonl                  (the selected subset)
+    prm_train    prm/  (scalar-head model + tokenizer + prm_meta.json)  metrics.json  calibration.json
+    eval         samples.jsonl
+    gradients    gradients.jsonl  groups.jsonl
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+PROBLEMS_FILE = "problems.jsonl"
+POLICY_DIR = "policy"
+VALUE_DIR = "value"
+CHECKPOINTS_DIR = "checkpoints"
+LABELS_FILE = "labels.jsonl"
+PRM_DIR = "prm"
+PRM_META_FILE = "prm_meta.json"
+SAMPLES_FILE = "samples.jsonl"
+
+
+def policy_dir(entry: Path) -> Path:
+    """The policy checkpoint of an sft / rl_baseline / rl entry, or of one of its checkpoints."""
+    return entry / POLICY_DIR
+
+
+def value_dir(entry: Path) -> Path:
+    """The PPO critic saved beside a policy (absent for critic-free algorithms)."""
+    return entry / VALUE_DIR
+
+
+def checkpoint_dir(entry: Path, c: int) -> Path:
+    """Checkpoint c of an RL entry (c = 0..C-1, evenly spaced; the last is the final model)."""
+    return entry / CHECKPOINTS_DIR / f"c{c}"
+
+
+def checkpoint_dirs(entry: Path) -> list[Path]:
+    """Every checkpoint of an RL entry, in training order; an entry without any is an error."""
+    dirs = sorted((entry / CHECKPOINTS_DIR).glob("c*"), key=lambda d: int(d.name[1:]))
+    if not dirs:
+        raise FileNotFoundError(f"no checkpoints under {entry / CHECKPOINTS_DIR}")
+    return dirs
+
+
+def prm_dir(entry: Path) -> Path:
+    """The trained PRM of a prm_train entry."""
+    return entry / PRM_DIR

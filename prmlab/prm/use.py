@@ -1,0 +1,139 @@
+"""Using a trained PRM in RL: the dense per-line reward (DenseReward) and the critic's
+initialisation (ValueInit). The last step of label → collect → select → train → use.
+
+DenseReward (PRM paper, Sec. 4.1): for a response of M lines s_1..s_M to prompt x, add at the
+line-end token of line j
+
+    r_j = lambda * PRM(x, s_1..s_j) / M        (length normalisation; without it: lambda * PRM)
+
+with lambda = ``prm.lambda_fail`` when the response fails the unit tests and ``prm.lambda_pass``
+(paper: 0) when it passes, so the PRM stops pushing once a solution is found. The outcome reward
+(``prmlab.rewards``) still sits on the last token; the RL loop adds the two ``[B, T]`` tensors.
+
+ValueInit (PRM paper, Sec. 4.1): PPO's critic starts from the PRM's weights (backbone and scalar
+head) instead of a fresh head on the SFT backbone.
+
+Departures from the paper (each a choice the paper does not spell out, or a known gap):
+  1. PRM scores are clamped to [-1, 1], the range of the labels, so with length normalisation
+     the dense sum is bounded by |lambda| however many lines the policy writes.
+  2. A CE-trained PRM (``prm.loss=ce``) outputs logits; ``to_reward_scale`` maps them to
+     2·sigmoid − 1 for the dense reward and the PRM's held-out metrics. ValueInit copies the
+     weights as they are, so a CE PRM starts the critic on the logit scale.
+  3. M counts every line, comment and blank lines included, as the paper writes it. With the
+     neutral label 0 those lines add nothing, but they do enlarge M and so shrink the other
+     lines' terms (comment padding dilutes a failing response's negative dense sum).
+  4. ValueInit starts on the PRM's label scale (±1 per line), while the default outcome reward is
+     0/1 and the critic predicts returns on that scale: the critic's step-0 explained variance is
+     negative. The paper pairs ValueInit with its own reward scale; prmlab does not rescale.
+  5. Several lines whose newlines fall in one token (BPE merges ``"\\n\\n"``) add their terms at
+     that token; a last line without a newline ends at the last response token.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from prmlab.layout import PRM_META_FILE, prm_dir
+from prmlab.models import ScalarHeadModel
+from prmlab.types import Rollout
+
+PRM_LOSSES: tuple[str, ...] = ("mse", "ce")
+
+
+def to_reward_scale(scores: Tensor, loss: str) -> Tensor:
+    """A PRM's raw output on the label scale [-1, 1]: as is for MSE, 2·sigmoid − 1 for CE logits."""
+    if loss not in PRM_LOSSES:
+        raise ValueError(f"unknown PRM loss {loss!r}; expected one of {', '.join(PRM_LOSSES)}")
+    return scores if loss == "mse" else 2 * torch.sigmoid(scores) - 1
+
+
+def write_prm_meta(prm_path: Path, loss: str, init: str) -> None:
+    (prm_path / PRM_META_FILE).write_text(json.dumps({"loss": loss, "init": init}))
+
+
+def prm_loss_of(prm_path: Path) -> str:
+    """The training loss a saved PRM was fit with (decides its output scale)."""
+    return json.loads((prm_path / PRM_META_FILE).read_text())["loss"]
+
+
+@torch.no_grad()
+def prm_line_scores(prm: torch.nn.Module, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
+                    loss: str = "mse", batch_size: int = 64) -> list[list[float]]:
+    """PRM(x, s_1..s_j) for every line j of every rollout: the PRM's output at line j's line-end
+    token, on the label scale. ``ids``/``attn`` [B, P+T] are the padded batch of ``rollouts``."""
+    out = []
+    for i in range(0, len(rollouts), batch_size):
+        v = to_reward_scale(prm(ids[i : i + batch_size], attn[i : i + batch_size]).float(), loss).cpu()
+        for b, r in enumerate(rollouts[i : i + batch_size]):
+            out.append([float(v[b, P + t]) for t in r.line_end_tokens])
+    return out
+
+
+def dense_prm_rewards(prm_scores: Sequence[Sequence[float]], line_end_tokens: Sequence[Sequence[int]],
+                      passed: Sequence[bool], T: int, lambda_fail: float, lambda_pass: float,
+                      length_norm: bool = True) -> Tensor:
+    """``[B, T]`` DenseReward terms: lambda * PRM_j / M at the line-end token of line j.
+
+    ``prm_scores[i][j]`` is the PRM score of the prefix ending with line j of response i and
+    ``line_end_tokens[i][j]`` the index (into response tokens) of the token covering that line's
+    newline. When several lines end in one token, their terms add up.
+    """
+    if not (len(prm_scores) == len(line_end_tokens) == len(passed)):
+        raise ValueError("prm_scores, line_end_tokens and passed must have one entry per response")
+    rewards = torch.zeros(len(prm_scores), T, dtype=torch.float32)
+    for i, (scores, ends, ok) in enumerate(zip(prm_scores, line_end_tokens, passed)):
+        if len(scores) != len(ends):
+            raise ValueError(f"response {i}: {len(scores)} PRM scores for {len(ends)} line ends")
+        if not scores:
+            continue
+        if min(ends) < 0 or max(ends) >= T:
+            raise ValueError(f"response {i}: line-end token index out of [0, {T})")
+        weight = (lambda_pass if ok else lambda_fail) / (len(scores) if length_norm else 1)
+        values = torch.tensor(scores, dtype=torch.float32).clamp(-1.0, 1.0) * weight
+        rewards[i].index_add_(0, torch.tensor(ends, dtype=torch.long), values)
+    return rewards
+
+
+@dataclass
+class DenseReward:
+    """The PRM as a dense reward: a frozen PRM plus the weights of ``cfg.prm``."""
+
+    prm: torch.nn.Module
+    loss: str  # the PRM's training loss (mse | ce): decides how its output maps to [-1, 1]
+    lambda_fail: float
+    lambda_pass: float
+    length_norm: bool
+
+    @classmethod
+    def load(cls, prm_train_entry: Path, prm_cfg, device, dtype) -> "DenseReward":
+        path = prm_dir(prm_train_entry)
+        prm = ScalarHeadModel.load(path, device, dtype).eval().requires_grad_(False)
+        return cls(prm, prm_loss_of(path), prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm)
+
+    def __call__(self, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
+                 passed: Sequence[bool], T: int) -> Tensor:
+        """``[B, T]`` dense terms for the padded batch ``ids``/``attn`` [B, P+T] of ``rollouts``."""
+        scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss)
+        return dense_prm_rewards(scores, [r.line_end_tokens for r in rollouts], passed, T,
+                                 self.lambda_fail, self.lambda_pass, self.length_norm)
+
+
+def value_init_dir(prm_train_entry: Optional[Path], cfg) -> Optional[Path]:
+    """The PRM that initialises PPO's critic (ValueInit), or None (a fresh critic; critic-free
+    algorithms have no critic to initialise)."""
+    if prm_train_entry is None or not cfg.prm.value_init or cfg.algo.name != "ppo":
+        return None
+    return prm_dir(prm_train_entry)
+
+
+def make_critic(sft_policy: Path, value_init: Optional[Path], device, dtype) -> ScalarHeadModel:
+    """PPO's value model: the PRM's weights, backbone and head, when ``value_init`` names a PRM
+    dir (ValueInit); else a fresh scalar head on a copy of the SFT policy's backbone."""
+    if value_init is not None:
+        return ScalarHeadModel.load(value_init, device, dtype)
+    return ScalarHeadModel.from_causal_lm(sft_policy, device, dtype)

@@ -1,0 +1,110 @@
+"""Batched sampling of responses, and their line structure.
+
+``sample`` draws one response per prompt: a sequence finishes at EOS, at one of its problem's
+stop strings (e.g. ``"\\ndef "``: the function body is over), or at ``max_new_tokens``, and each
+response comes back as a ``Rollout`` with its text cut at the stop, its lines and the token that
+ends each line. Two decode paths produce the tokens, with the same samples for the same seeds:
+
+* ``prmlab.sampling.fast`` (``SamplingParams.fast``, the default) — an own GPT-2 / Llama forward
+  over the model's weights with a preallocated KV cache; for any other architecture ``sample``
+  falls back to
+* ``prmlab.sampling.hf`` — the reference decode loop around the Hugging Face forward and its
+  KV cache, which runs any causal LM.
+
+Both draw their randomness from ``prmlab.sampling.noise``: row i's token at step t is the
+Gumbel-max draw with noise ``hash(seed_i, t, token)``, so a row's sample depends only on its own
+seed and logits, not on its batch or the number of data-parallel ranks. Line structure and stop
+search live in ``prmlab.sampling.lines``.
+
+Layout (imports go one way: the decode paths import ``noise``, ``lines`` and ``params``; this
+module imports the decode paths and picks one per call):
+
+    params.py  SamplingParams
+    noise.py   the counter-based hash: mix, row_seeds, gumbel_noise, gumbel_at
+    lines.py   split_lines, token_char_ends, line_end_tokens, first_stop
+    hf.py      the HF decode path (filter_logits, decode_batch, batch_decoder)
+    fast.py    the fast decode path (fast_lm, forward, choose, decode_batch, batch_decoder)
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import torch
+
+from prmlab.sampling import fast, hf
+from prmlab.sampling.lines import first_stop, line_end_tokens, split_lines, token_char_ends
+from prmlab.sampling.noise import row_seeds
+from prmlab.sampling.params import SamplingParams
+from prmlab.types import Rollout
+
+__all__ = ["SamplingParams", "sample", "row_seeds", "split_lines", "token_char_ends", "line_end_tokens",
+           "first_stop"]
+
+
+@torch.no_grad()
+def sample(
+    model,
+    tokenizer,
+    prompts: Sequence[str | Sequence[int]],
+    params: SamplingParams,
+    *,
+    stops: Optional[Sequence[Sequence[str]]] = None,
+    problem_ids: Optional[Sequence[str]] = None,
+    seeds: Optional[Sequence[int]] = None,
+    generator: Optional[torch.Generator] = None,
+    progress=None,
+) -> list[Rollout]:
+    """Sample one response per entry of ``prompts`` (repeat a prompt to get several).
+
+    A prompt is text, or already a list of token ids (PRM prefix checks continue from the
+    response's own tokens so that BPE merges at the prefix boundary stay as sampled).
+
+    With ``params.fast`` the fast decode path runs, for the architectures it supports (same
+    samples for the same seeds); otherwise, and for any other model, the HF path, which stays
+    the reference."""
+    if seeds is None:  # draw per-row seeds from the generator (or torch's global RNG)
+        seeds = torch.randint(0, 1 << 62, (len(prompts),), generator=generator).tolist()
+    stops = stops or [()] * len(prompts)
+    problem_ids = problem_ids or [""] * len(prompts)
+    prompt_ids = [list(p) if not isinstance(p, str) else tokenizer(p, add_special_tokens=False)["input_ids"]
+                  for p in prompts]
+    # Sort by prompt length so batches pad little; results are put back in input order.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
+    out: list[Optional[Rollout]] = [None] * len(prompts)
+    eos = tokenizer.eos_token_id
+    decoder = fast.batch_decoder(model, tokenizer, prompt_ids, stops, params) if params.fast else None
+    decode, batch_size = decoder if decoder is not None else hf.batch_decoder(model, tokenizer, params)
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        gen, lps = decode([prompt_ids[i] for i in idx], [stops[i] for i in idx], torch.tensor([seeds[i] for i in idx]))
+        for j, i in enumerate(idx):
+            out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], gen[j], lps[j], eos, stops[i],
+                                   params.max_new_tokens)
+        if progress is not None:
+            progress.update(len(idx))
+    return out  # type: ignore[return-value]
+
+
+def _make_rollout(tokenizer, pid, prompt_ids, ids, lps, eos, stops, max_new) -> Rollout:
+    finished = bool(ids) and ids[-1] == eos
+    body_ids = ids[:-1] if finished else ids
+    text = tokenizer.decode(body_ids, skip_special_tokens=False)
+    cut = first_stop(text, stops) if stops else -1
+    if cut >= 0:
+        # Keep the tokens up to the one that covers the stop string's first character.
+        ends = token_char_ends(tokenizer, body_ids, text)
+        keep = next(i for i, e in enumerate(ends) if e > cut) + 1 if cut < ends[-1] else len(body_ids)
+        ids, lps = ids[:keep], lps[:keep]
+        body_ids = ids
+        text = text[:cut] + ("\n" if text[cut] == "\n" else "")
+        finished = True
+    else:
+        finished = finished or len(ids) < max_new
+    ends = token_char_ends(tokenizer, body_ids) if body_ids else []
+    # EOS (when present) is the last response token; it carries no text but ends the last line.
+    if len(ids) > len(body_ids):
+        ends = ends + [ends[-1] if ends else 0]
+    lines = split_lines(text)
+    le = line_end_tokens(text, ends) if ids else []
+    return Rollout(problem_id=pid, prompt_ids=list(prompt_ids), response_ids=list(ids), response=text, lines=lines,
+                   line_end_tokens=le, logprobs=list(lps), finished=finished)

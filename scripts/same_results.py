@@ -1,0 +1,66 @@
+"""Do two run dirs hold the same results? For checking that a refactor or a speed change left the
+numbers alone: same config and seed must give the same samples, verdicts and metrics.
+
+    python scripts/same_results.py RUN_A RUN_B
+
+Compares ``samples.jsonl`` (every sample, its verdict and its per-test outcomes), ``metrics.jsonl``
+(every logged value) and ``summary.json`` (every final figure), ignoring what measures time or
+place rather than results: ``perf/*`` metrics, wall times, timestamps, stage statuses, cache keys
+and paths, sandbox throughput. Exits 0 when everything else is equal, 1 with
+the first differences otherwise.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+IGNORED_KEYS = {"time", "wall_time", "wall_time_s", "stages", "overrides",
+                "sandbox/busy_s", "sandbox/programs_per_s", "sandbox/executed_per_s"}
+IGNORED_PREFIXES = ("perf/",)
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()
+                if k not in IGNORED_KEYS and not k.startswith(IGNORED_PREFIXES)}
+    if isinstance(obj, list):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _rows(path: Path) -> list:
+    if path.suffix == ".jsonl":
+        return [_clean(json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+    return [_clean(json.loads(path.read_text()))]
+
+
+def differences(a: Path, b: Path, limit: int = 10) -> list[str]:
+    out = []
+    for name in ("samples.jsonl", "metrics.jsonl", "summary.json"):
+        ra, rb = _rows(a / name), _rows(b / name)
+        if len(ra) != len(rb):
+            out.append(f"{name}: {len(ra)} vs {len(rb)} rows")
+            continue
+        for i, (x, y) in enumerate(zip(ra, rb)):
+            if x != y:
+                keys = sorted(k for k in set(x) | set(y) if x.get(k) != y.get(k))
+                out.append(f"{name} row {i}: " + ", ".join(f"{k}: {x.get(k)!r:.60} vs {y.get(k)!r:.60}" for k in keys[:4]))
+                if len(out) >= limit:
+                    return out
+    return out
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    diffs = differences(Path(argv[0]), Path(argv[1]))
+    for d in diffs:
+        print(d)
+    print("same results" if not diffs else f"{len(diffs)}+ differences")
+    return 1 if diffs else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
