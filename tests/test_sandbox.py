@@ -2,7 +2,10 @@
 
 Every evil program is written so that it would *pass* if its exploit worked (it returns the right
 answer only when it managed to escape, tamper or peek); each must fail its tests, be contained,
-and leave the pool serving the next program (``_still_serving``).
+and leave the pool serving the next program (``_still_serving``). The evil programs run under
+every isolation level that ``auto`` may select (``pool.AUTO_LEVELS``, through the ``sb`` fixture
+and ``LEVELS``); ``process``, an explicit opt-in, has its own, weaker checks at the end.
+tests/test_sandbox_venv.py reruns the isolation checks with interpreters under /tmp and $HOME.
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import uuid
 
 import pytest
 
+from prmlab.errors import PrmlabError
 from prmlab.sandbox import Sandbox, SandboxConfig, SandboxUnavailable
 from prmlab.sandbox import pool as pool_mod
 from prmlab.sandbox.compare import stdio_equal, values_equal
@@ -26,6 +30,8 @@ from prmlab.types import TestCase as Case  # not "Test*": pytest would try to co
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAST = dict(test_timeout=0.5, program_timeout=2.0, memory_mb=256, workers=2, cache_size=0)
+LEVELS = pool_mod.AUTO_LEVELS  # the hostile tests run under each level auto may select
+HOME = os.path.expanduser("~")
 
 
 def double_problem(secret: str = "") -> Problem:
@@ -41,9 +47,10 @@ def double_problem(secret: str = "") -> Problem:
 GOOD = "def f(x):\n    return x * 2\n"
 
 
-@pytest.fixture(scope="module")
-def sb():
-    with Sandbox(SandboxConfig(**FAST)) as s:
+@pytest.fixture(scope="module", params=LEVELS)
+def sb(request):
+    with Sandbox(SandboxConfig(**FAST, isolation=request.param)) as s:
+        assert s.isolation == request.param
         yield s
 
 
@@ -139,8 +146,10 @@ def test_stdio_equal():
 
 
 # ------------------------------------------------------------------------------ basics
-def test_isolation_is_namespaces_here(sb):
-    assert sb.isolation == "namespaces"  # bwrap is installed on this machine (setup_system.sh)
+def test_isolation_is_namespaces_here():
+    # bwrap is installed on this machine (setup_system.sh), whatever the interpreter's location
+    with Sandbox(SandboxConfig(**{**FAST, "workers": 1})) as s:
+        assert s.isolation == "namespaces" and s.isolation in LEVELS
 
 
 def test_functional_per_test_outcomes(sb):
@@ -261,9 +270,9 @@ def f(what):
             "as_mb": r(resource.RLIMIT_AS)[0] >> 20, "nproc": r(resource.RLIMIT_NPROC)[0],
             "fsize_mb": r(resource.RLIMIT_FSIZE)[0] >> 20, "nofile": r(resource.RLIMIT_NOFILE)[0],
             "cwd": os.getcwd().rstrip("0123456789"), "sees_repo": os.path.exists(%r),
-            "sees_home": os.path.exists("/root/.bashrc") or os.path.exists("/root/.cache"),
+            "sees_home": os.path.exists(%r) or os.path.exists(%r),
             "hashseed": os.environ.get("PYTHONHASHSEED")}[what]
-""" % REPO
+""" % (REPO, os.path.join(HOME, ".bashrc"), os.path.join(HOME, ".cache"))
     v = sb.run([probe], [p])[0]
     assert v.all_passed, [(o.passed, o.detail) for o in v.outcomes]
 
@@ -449,15 +458,16 @@ def f(x):
     _no_live_programs(sb)
 
 
+@pytest.mark.parametrize("level", LEVELS)
 @pytest.mark.parametrize("body", [
     "x = bytearray(10 ** 10)",
     "x = []\n    while True:\n        x.append(bytearray(10 ** 7))",
     "x = ' ' * (10 ** 10)",
 ])
-def test_unbounded_allocation_fails_with_memory(body):
+def test_unbounded_allocation_fails_with_memory(body, level):
     # generous time: touching the whole address-space allowance is slow on a busy machine
     with Sandbox(SandboxConfig(**{**FAST, "test_timeout": 5.0, "program_timeout": 30.0, "memory_mb": 128,
-                                  "workers": 1})) as sb:
+                                  "workers": 1, "isolation": level})) as sb:
         v = sb.run([f"def f(x):\n    {body}\n    return x * 2\n"], [double_problem()])[0]
         _fails_everything(v)
         assert {o.error for o in v.outcomes} == {"memory"}
@@ -492,9 +502,13 @@ def test_stdout_floods_are_capped(sb):
 
 
 def test_writes_outside_the_temp_dir_fail(sb, tmp_path):
+    import site
     marker = "evil-" + uuid.uuid4().hex
+    python_dirs = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)),
+                   *site.getsitepackages()}  # the interpreter is visible (read-only) wherever it lives
     targets = [f"/tmp/{marker}", str(tmp_path / marker), os.path.join(REPO, marker), f"/usr/{marker}",
-               f"/etc/{marker}", f"/{marker}", f"/dev/shm/{marker}", f"/root/{marker}"]
+               f"/etc/{marker}", f"/{marker}", f"/dev/shm/{marker}", f"/root/{marker}", os.path.join(HOME, marker),
+               *(os.path.join(d, marker) for d in sorted(python_dirs))]
     evil = f'''
 import os
 def f(x):
@@ -559,13 +573,20 @@ def test_namespaces_required_but_unavailable(monkeypatch):
         Sandbox(SandboxConfig(isolation="namespaces", workers=1)).start()
 
 
-def test_auto_falls_back_to_process_and_logs(monkeypatch, caplog):
-    monkeypatch.setattr(pool_mod.shutil, "which", lambda name: None)
+@pytest.mark.parametrize("bwrap", [None, "/bin/false"])  # not installed; installed but failing
+def test_auto_without_namespaces_stops_with_a_clear_error(monkeypatch, caplog, bwrap):
+    """auto never falls back to a level outside AUTO_LEVELS (process lets programs touch the host)."""
+    assert "process" not in LEVELS
+    monkeypatch.setattr(pool_mod.shutil, "which", lambda name: bwrap)
     with caplog.at_level(logging.INFO, logger="prmlab.sandbox"):
-        with Sandbox(SandboxConfig(**{**FAST, "isolation": "auto", "workers": 1})) as s:
-            assert s.isolation == "process"
-            _still_serving(s)
-    assert "falling back to isolation=process" in caplog.text and "isolation=process" in caplog.text
+        with pytest.raises(SandboxUnavailable) as info:
+            Sandbox(SandboxConfig(**{**FAST, "isolation": "auto", "workers": 1})).start()
+    assert isinstance(info.value, PrmlabError)  # the entry points print it and exit with status 2
+    msg = str(info.value)
+    for hint in ("sandbox.isolation=auto", "apt-get install bubblewrap", "scripts/setup_system.sh",
+                 "unprivileged user namespaces", "sandbox.isolation=process", "weaker"):
+        assert hint in msg, msg
+    assert "isolation=process," not in caplog.text  # no pool was started with less
 
 
 def test_process_isolation_still_confines(tmp_path):

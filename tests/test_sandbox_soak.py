@@ -1,10 +1,13 @@
 """Soak test (slow): >= 10,000 mixed executions leave no processes, fds or temp dirs behind, and
-the parent's memory stays flat. Run with ``python -m pytest -m slow tests/test_sandbox_soak.py``."""
+the memory of the pool's parent and of its worker processes stays flat. Run with
+``python -m pytest -m slow -s tests/test_sandbox_soak.py`` (``-s`` shows the figures recorded in
+docs/BENCHMARKS.md)."""
 from __future__ import annotations
 
 import glob
 import os
 import random
+import sys
 import time
 
 import pytest
@@ -37,9 +40,29 @@ PROGRAMS = [  # (weight, problem, program, passes)
 ]
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
+def _rss_mb(pid="self") -> float:
+    with open(f"/proc/{pid}/status") as f:
         return int(next(line for line in f if line.startswith("VmRSS")).split()[1]) / 1024
+
+
+def _interpreter_pid(root: int) -> int:
+    """The worker/judge interpreter in the process tree of ``root`` (below bwrap's processes): the
+    first process, breadth first, that runs this interpreter (the programs below it do too)."""
+    exe = os.path.realpath(sys.executable)
+    todo = [root]
+    while todo:
+        pid = todo.pop(0)
+        if os.readlink(f"/proc/{pid}/exe") == exe:
+            return pid
+        for path in glob.glob(f"/proc/{pid}/task/*/children"):
+            todo.extend(int(k) for k in open(path).read().split())
+    raise LookupError(f"no worker.py below {root}")
+
+
+def _pool_rss(sb: Sandbox) -> dict:
+    """MB of resident memory: this process, and each worker and judge interpreter."""
+    procs = [s.worker for s in sb._slots] + [s.judge for s in sb._slots if s.judge is not None]
+    return {"parent": _rss_mb(), "workers": [_rss_mb(_interpreter_pid(p.popen.pid)) for p in procs]}
 
 
 def _fds() -> int:
@@ -73,17 +96,18 @@ def _batch(rng: random.Random, n: int):
         [ok for *_, ok in picks]
 
 
-def _run_soak(sb: Sandbox, total: int, batch: int, rng: random.Random) -> tuple[float, float]:
-    done, rss_after_warmup = 0, None
+def _run_soak(sb: Sandbox, total: int, batch: int, rng: random.Random) -> tuple[dict, dict, dict]:
+    """Run ``total`` programs; RSS (``_pool_rss``) after the first batch, after a fifth, at the end."""
+    done, rss = 0, []
     while done < total:
         problems, programs, ok = _batch(rng, batch)
         verdicts = sb.run(programs, problems)
         wrong = [(prog, v.error) for prog, v, want in zip(programs, verdicts, ok) if v.all_passed != want]
         assert not wrong, wrong[:3]
         done += batch
-        if rss_after_warmup is None and done >= total // 5:
-            rss_after_warmup = _rss_mb()
-    return rss_after_warmup, _rss_mb()
+        if len(rss) == 0 or (len(rss) == 1 and done >= total // 5):
+            rss.append(_pool_rss(sb))
+    return rss[0], rss[1], _pool_rss(sb)
 
 
 @pytest.mark.slow
@@ -94,7 +118,7 @@ def test_soak_namespaces():
     cfg = SandboxConfig(isolation="namespaces", test_timeout=0.3, program_timeout=1.0, memory_mb=256, cache_size=0)
     t0 = time.time()
     with Sandbox(cfg) as sb:
-        rss_warm, rss_end = _run_soak(sb, 10_000, 250, rng)
+        rss_start, rss_warm, rss_end = _run_soak(sb, 10_000, 250, rng)
         stats = sb.stats()
         assert stats["sandbox/executed"] == 10_000 and stats["sandbox/worker_restarts"] == 0
         roots = [s.worker.popen.pid for s in sb._slots]  # (judges run as uid 65534 too)
@@ -108,8 +132,13 @@ def test_soak_namespaces():
         for v in sb.run([f"import os\ndef f():\n    return len(os.listdir('/tmp'))\n# {i}\n"
                          for i in range(4 * len(sb._slots))], [probe] * (4 * len(sb._slots))):
             assert v.all_passed, v
-    print(f"soak: 10000 programs in {time.time() - t0:.0f} s; parent RSS {rss_warm:.1f} -> {rss_end:.1f} MB")
-    assert rss_end - rss_warm < 20, (rss_warm, rss_end)
+    mb = lambda xs: "/".join(f"{x:.1f}" for x in xs)  # noqa: E731
+    print(f"\nsoak: {stats['sandbox/executed']} programs ({stats['sandbox/tests']} tests) in {time.time() - t0:.0f} s, "
+          f"{sb.n_workers} workers; RSS MB at first batch -> 20% -> end: parent {rss_start['parent']:.1f} -> "
+          f"{rss_warm['parent']:.1f} -> {rss_end['parent']:.1f}; worker and judge interpreters "
+          f"{mb(rss_start['workers'])} -> {mb(rss_warm['workers'])} -> {mb(rss_end['workers'])}")
+    assert rss_end["parent"] - rss_warm["parent"] < 20, (rss_warm, rss_end)
+    assert all(end - warm < 10 for warm, end in zip(rss_warm["workers"], rss_end["workers"])), (rss_warm, rss_end)
     assert not _descendants(all_roots)  # workers, judges and everything below them are gone
     assert _fds() <= fds0 + 2
     assert set(glob.glob("/tmp/prmlab-sandbox-*")) == host_tmp0

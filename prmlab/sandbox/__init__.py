@@ -5,6 +5,10 @@
         verdicts = sb.evaluate(problems, responses)   # list[Verdict], same order
         sb.isolation, sb.stats()
 
+Isolation (details and guarantees in ``pool``'s docstring): ``auto`` means Linux namespaces
+(bubblewrap) or ``SandboxUnavailable``, a ``PrmlabError`` saying how to get them; it never falls
+back to the weaker ``process`` level, which must be asked for explicitly.
+
 Importing this package never imports torch (the workers are separate fresh interpreters).
 Modules: ``pool`` (Sandbox), ``worker`` (what runs inside the sandbox), ``compare`` (pass/fail in
 the parent), ``config`` (SandboxConfig), ``__main__`` (the CLI).

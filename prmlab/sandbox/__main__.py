@@ -13,7 +13,8 @@ S.jsonl) and the ``Verdict`` fields (``all_passed``, ``pass_rate``, ``error``, `
 ``outcomes``), to ``--out`` or stdout. The summary (pass@k, mean pass rate, error classes, isolation,
 throughput) goes to ``--summary`` or, as one JSON object, to stderr: never mixed with the verdicts.
 Bad lines are reported on stderr with their line number and skipped. Exit status 2 on a missing
-file or bad arguments, 0 otherwise. torch is never imported.
+file, bad arguments, or isolation this machine cannot provide (``--isolation auto`` needs Linux
+namespaces: the message says how to get them), 0 otherwise. torch is never imported.
 """
 from __future__ import annotations
 
@@ -107,7 +108,8 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", help="verdict JSONL (default: stdout)")
     ap.add_argument("--summary", help="summary JSON file (default: stderr)")
     ap.add_argument("--k", default="1,10,100", help="pass@k values (default 1,10,100; only k <= samples)")
-    ap.add_argument("--isolation", choices=["auto", "namespaces", "process"], default="auto")
+    ap.add_argument("--isolation", choices=["auto", "namespaces", "process"], default="auto",
+                    help="auto = namespaces or exit 2; process is an explicit, weaker opt-in (see README)")
     ap.add_argument("--workers", type=int, default=0, help="worker processes (0 = one per core)")
     ap.add_argument("--test-timeout", type=float, default=SandboxConfig.test_timeout)
     ap.add_argument("--program-timeout", type=float, default=SandboxConfig.program_timeout)

