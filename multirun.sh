@@ -2,8 +2,12 @@
 # Regenerate the papers' tables and figures: each NAME runs its sweep (all seeds) and then the
 # analysis, into one results folder with an index.
 #
-#   ./multirun.sh NAME [hydra overrides...]    NAME: see the list at the bottom
+#   ./multirun.sh NAME [hydra overrides...]    NAME: an experiment, conf/experiment/NAME.yaml
 #   ./multirun.sh all  [hydra overrides...]    every experiment in turn, then results/index.md
+#
+# The experiments are the conf/experiment/*.yaml files that declare a sweep (hydra.sweeper.params;
+# each file's header says what it reproduces); `python -m analysis.conf experiments` lists them in
+# the order `all` runs them. smoke.yaml is no experiment: it is the size overlay SMOKE=1 adds.
 #
 # Writes results/NAME/index.md (tables in tables/*.md|.tex|.csv, figures in figures/*.png|.pdf,
 # the run table runs.csv). The run records go to outputs/sweeps/NAME/<time>/, handed to Hydra as
@@ -45,31 +49,19 @@ run() {  # run NAME [overrides...]: the sweep, then the analysis into $RESULTS/N
 }
 
 name=${1:-}
-[[ -n "$name" ]] || { sed -n '2,6p' "$0"; exit 2; }
+experiments=$("$PYTHON" -m analysis.conf experiments | tr '\n' ' ') || experiments=""
+[[ -n "$name" ]] || { sed -n '2,6p' "$0"; echo "NAME: ${experiments:-(cannot list: \`$PYTHON -m analysis.conf experiments\` failed)}"; exit 2; }
+[[ -n "$experiments" ]] || { echo "cannot list the experiments: \`$PYTHON -m analysis.conf experiments\` failed"; exit 2; }
 shift
 status=0
-case "$name" in
-  # RL core: SFT vs PPO / GRPO / RLOO x binary / pass-rate reward, 3 RL seeds from one SFT policy
-  rl_core) run rl_core "$@" || status=$? ;;
-  # PRM paper Table 1: SFT / RL baseline / ValueInit / DenseReward / both, by difficulty and category
-  table1) run table1 "$@" || status=$? ;;
-  # PRM paper Table 2: PRM data selection full / remove_hard / medium_only / revised_only
-  table2) run table2 "$@" || status=$? ;;
-  # PRM paper Figure 3: pass@1 by response-length bucket, with vs without PRM
-  fig3_length) run fig3_length "$@" || status=$? ;;
-  # PRM paper Figure 4: final pass@1 vs PRM data amount (responses collected per prompt)
-  fig4_data) run fig4_data "$@" || status=$? ;;
-  # Dense-reward weight lambda_fail sweep, with the reward-hacking monitors
-  reward_weighting) run reward_weighting "$@" || status=$? ;;
-  # Pass-rate study: binary vs pass-rate reward x GRPO/RLOO x two base models, reward density
-  passrate_study) run passrate_study "$@" || status=$? ;;
-  # Pass-rate study's gradient analyses: gradient direction, conflict, calibration (GRPO-binary runs)
-  passrate_gradients) run passrate_gradients "$@" || status=$? ;;
-  all)
-    for n in rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study passrate_gradients; do
-      run "$n" "$@" || status=$?
-    done
-    "$PYTHON" -m analysis.report --index "$RESULTS" || status=$? ;;
-  *) echo "unknown experiment '$name' (rl_core table1 table2 fig3_length fig4_data reward_weighting passrate_study passrate_gradients all)"; exit 2 ;;
-esac
+if [[ "$name" == all ]]; then
+  for n in $experiments; do
+    run "$n" "$@" || status=$?
+  done
+  "$PYTHON" -m analysis.report --index "$RESULTS" || status=$?
+elif [[ " $experiments " == *" $name "* ]]; then
+  run "$name" "$@" || status=$?
+else
+  echo "unknown experiment '$name' (${experiments}all)"; exit 2
+fi
 exit $status

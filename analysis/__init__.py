@@ -3,7 +3,10 @@
 Reads records only (``config.yaml``, ``summary.json``, ``metrics.jsonl``, ``samples.jsonl`` of each
 run and, for PRM figures, the stage-cache entries a run names), never live training state.
 
-- ``collect``: sweep dirs (or a W&B group) → one ``pandas`` row per run; curves; samples.
+- ``collect``: sweep dirs (or a W&B group) → one ``pandas`` row per run (``Collection``).
+- ``artifacts``: a collection's training curves, evaluation samples and stage-cache entries.
+- ``overrides``: parsing a run's overrides, the jobs of a sweep, the swept factors.
+- ``conf``: the names read from ``conf/`` (experiments, keys that do not change results).
 - ``stats``: mean and 95% bootstrap interval over seeds; paired-bootstrap and Welch comparisons.
 - ``tables``: Table 1, Table 2, the pass-rate study's table (Markdown, LaTeX, CSV).
 - ``figures``: Figure 3, Figure 4, training curves, reward density, hacking monitors, PRM calibration.

@@ -36,10 +36,9 @@ from typing import Callable, Optional, Sequence
 
 import pandas as pd
 
-from analysis import collect, figures, stats, tables
+from analysis import artifacts, collect, conf, figures, stats, tables
 from analysis.collect import Collection
-
-EXPERIMENTS = ("rl_core", "table1", "table2", "fig3_length", "fig4_data", "reward_weighting", "passrate_study")
+from analysis.overrides import factors
 
 
 @dataclass
@@ -109,7 +108,7 @@ def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, 
 def _curves(coll: Collection) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing curves are listed in the index instead
-        return collect.load_curves(coll)
+        return artifacts.load_curves(coll)
 
 
 def build_table1(coll: Collection, runs: pd.DataFrame) -> Report:
@@ -125,7 +124,7 @@ def build_table1(coll: Collection, runs: pd.DataFrame) -> Report:
             curves, rl, ["reward/all_pass_rate", "reward/mean", "rollout/kl"], hue="setting")),
         Figure("hacking_monitors", "Reward-hacking monitors", figures.hacking_monitors(curves, rl, hue="setting")),
         Figure("prm_calibration", "PRM calibration", figures.prm_calibration(
-            collect.load_calibration(coll), rl, hue="setting")),
+            artifacts.load_calibration(coll), rl, hue="setting")),
     ]
     base = df[df["setting"] == "RL baseline"]
     for setting, sign, text in (
@@ -150,7 +149,7 @@ def build_table2(coll: Collection, runs: pd.DataFrame) -> Report:
         Figure("curves", "Training curves by strategy", figures.training_curves(
             curves, df, ["reward/all_pass_rate", "reward/dense_mean"], hue="strategy")),
         Figure("prm_calibration", "PRM calibration by strategy", figures.prm_calibration(
-            collect.load_calibration(coll), df, hue="strategy")),
+            artifacts.load_calibration(coll), df, hue="strategy")),
         Figure("hacking_monitors", "Reward-hacking monitors", figures.hacking_monitors(curves, df, hue="strategy")),
     ]
     full = df[df["strategy"] == "full"]
@@ -306,12 +305,12 @@ def build_passrate_gradients(coll: Collection, runs: pd.DataFrame) -> Report:
     r.tables += [tables.gradients_table(df), tables.calibration_table(df)]
     r.figures += [
         Figure("gradient_direction", "Gradient direction per checkpoint",
-               figures.gradient_direction(collect.load_gradients(coll), df),
+               figures.gradient_direction(artifacts.load_gradients(coll), df),
                "Solid: binary reward, dashed: pass-rate reward; the same sampled batch at each checkpoint."),
         Figure("gradient_conflict", "Conflicting gradients within groups",
-               figures.gradient_conflict(collect.load_gradient_groups(coll), df)),
+               figures.gradient_conflict(artifacts.load_gradient_groups(coll), df)),
         Figure("passrate_calibration", "Pass rate against progress (completable share)",
-               figures.passrate_calibration(collect.load_progress(coll), df)),
+               figures.passrate_calibration(artifacts.load_progress(coll), df)),
     ]
     if df.empty:
         return r
@@ -376,16 +375,7 @@ def build_generic(coll: Collection, runs: pd.DataFrame, name: str) -> Report:
     return r
 
 
-def factors(runs: pd.DataFrame) -> list[str]:
-    """Override keys that vary across runs (the sweep's factors), seed and bookkeeping excluded."""
-    keys = []
-    for o in runs.get("overrides", pd.Series(dtype=str)).dropna():
-        for k in collect.parse_overrides(o.split(" ")):
-            if k not in keys and k.split(".")[0] not in collect.NON_FACTOR_KEYS and k in runs:
-                keys.append(k)
-    return [k for k in keys if runs[k].astype(str).nunique() > 1]
-
-
+# one builder per experiment of conf/experiment (analysis.conf.experiments(); a test checks both ways)
 BUILDERS: dict[str, Callable[[Collection, pd.DataFrame], Report]] = {
     "table1": build_table1, "table2": build_table2, "fig3_length": build_fig3, "fig4_data": build_fig4,
     "reward_weighting": build_reward_weighting, "passrate_study": build_passrate, "rl_core": build_rl_core,
@@ -532,7 +522,7 @@ def show(records: str | Path, experiment: str, *, also: Sequence[str] = (), cach
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n")[0])
     ap.add_argument("sweeps", nargs="*", help="sweep dir(s) of one experiment")
-    ap.add_argument("--name", help=f"experiment ({', '.join(EXPERIMENTS)}); default: the runs' experiment")
+    ap.add_argument("--name", help=f"experiment ({', '.join(conf.experiments())}); default: the runs' experiment")
     ap.add_argument("--out", help="results folder (default results/<name>)")
     ap.add_argument("--cache-dir", action="append", default=[], help="stage cache root(s), for moved records")
     ap.add_argument("--command", action="append", default=[], help="command line(s) to print as 'Reproduce'")

@@ -29,8 +29,9 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 
 from analysis import stats
+from prmlab.prm.select import STRATEGIES
+from prmlab.types import DIFFICULTIES
 
-DIFFICULTIES = ("easy", "medium", "hard")
 PASS1 = "eval/pass@1"
 
 TABLE1_ROWS = ("SFT", "RL baseline", "ValueInit", "DenseReward", "DenseReward + ValueInit")
@@ -48,7 +49,6 @@ PAPER_TABLE1 = {
     "DenseReward + ValueInit": {"LCB easy": 69.3, "LCB medium": 12.0, "LCB hard": 1.6, "LCB": 29.8,
                                 "IHB contest": 27.9, "IHB nl2alg": 53.5, "IHB": 35.8},
 }
-STRATEGIES = ("full", "remove_hard", "medium_only", "revised_only")
 # PRM paper, Table 2 (DenseReward + ValueInit with each selection strategy), in %.
 PAPER_TABLE2 = {"full": {"LCB": 26.9, "IHB": 34.6}, "remove_hard": {"LCB": 27.8, "IHB": 33.8},
                 "medium_only": {"LCB": 26.9, "IHB": 32.5}, "revised_only": {"LCB": 29.8, "IHB": 35.8}}

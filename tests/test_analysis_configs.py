@@ -1,15 +1,19 @@
 """The paper experiments' config files and multirun.sh's command-line surface (no training)."""
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
-from analysis.collect import sweep_jobs
+from analysis import conf, overrides, report
+from analysis.overrides import sweep_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
-EXPERIMENTS = {
-    # name: (jobs of the sweep, {config path: value every job shares})
+EXPERIMENTS = conf.experiments()  # the conf/experiment/*.yaml files that declare a sweep
+EXPECTED = {
+    # what each experiment's sweep must be: (jobs of the sweep, {config path: value every job shares})
     "rl_core": (4 * 2 * 3, {"sft.seed": 0}),
     "table1": (2 * 2 * 2 * 3, {}),
     "table2": (4 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True}),
@@ -22,7 +26,32 @@ EXPERIMENTS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(EXPERIMENTS))
+def test_experiments_are_the_experiment_files_that_declare_a_sweep():
+    stems = {p.stem for p in (ROOT / "conf" / "experiment").glob("*.yaml")}
+    assert set(EXPERIMENTS) == stems - {"smoke"}  # smoke.yaml: the size overlay of SMOKE=1, no sweep
+    assert len(EXPERIMENTS) == len(set(EXPERIMENTS))
+    assert set(conf.RUN_FIRST) <= set(EXPERIMENTS)
+    assert EXPERIMENTS[:len(conf.RUN_FIRST)] == conf.RUN_FIRST
+
+
+def test_every_experiment_has_a_report_builder_and_every_builder_an_experiment():
+    assert set(report.BUILDERS) == set(EXPERIMENTS)
+
+
+def test_every_experiment_has_its_expected_sweep_listed():
+    assert set(EXPECTED) == set(EXPERIMENTS)  # a new experiment: add its jobs count and shared config
+
+
+def test_non_result_keys_are_the_keys_hydra_leaves_out_of_job_dir_names(compose):
+    hydra = compose([], return_hydra_config=True).hydra
+    assert set(hydra.job.config.override_dirname.exclude_keys) == overrides.NON_RESULT_KEYS
+    for name in EXPERIMENTS:  # no experiment changes the list
+        hydra = compose([f"experiment={name}"], return_hydra_config=True).hydra
+        assert set(hydra.job.config.override_dirname.exclude_keys) == overrides.NON_RESULT_KEYS, name
+    assert overrides.NON_FACTOR_KEYS == overrides.NON_RESULT_KEYS | {"seed"}
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
 def test_experiment_file_composes_and_sweeps_three_seeds(name, compose):
     path = ROOT / "conf" / "experiment" / f"{name}.yaml"
     head = path.read_text().splitlines()
@@ -32,7 +61,7 @@ def test_experiment_file_composes_and_sweeps_three_seeds(name, compose):
     assert cfg.experiment == name
     params = OmegaConf.to_container(cfg.hydra.sweeper.params)
     assert params["seed"] == "0,1,2"
-    n_jobs, shared = EXPERIMENTS[name]
+    n_jobs, shared = EXPECTED[name]
     assert len(sweep_jobs(params)) == n_jobs
     for key, value in shared.items():
         assert OmegaConf.select(cfg, key) == value, key
@@ -68,15 +97,23 @@ def test_smoke_composition_keeps_the_sweep(compose):
     assert "strategy" in cfg.hydra.sweeper.params
 
 
+def _multirun_sh(*args):
+    return subprocess.run(["bash", str(ROOT / "multirun.sh"), *args], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHON=sys.executable))
+
+
 def test_multirun_sh_usage_errors():
-    r = subprocess.run(["bash", str(ROOT / "multirun.sh")], capture_output=True, text=True)
+    r = _multirun_sh()
     assert r.returncode == 2 and "multirun.sh NAME" in r.stdout
-    r = subprocess.run(["bash", str(ROOT / "multirun.sh"), "nope"], capture_output=True, text=True)
+    r = _multirun_sh("nope")
     assert r.returncode == 2 and "unknown experiment 'nope'" in r.stdout
 
 
-def test_multirun_sh_has_one_commented_line_per_experiment():
-    text = (ROOT / "multirun.sh").read_text().splitlines()
-    for name in EXPERIMENTS:
-        i = next(k for k, line in enumerate(text) if line.strip().startswith(f"{name})"))
-        assert text[i - 1].strip().startswith("#"), name
+def test_multirun_sh_lists_and_accepts_exactly_the_experiments():
+    r = _multirun_sh()
+    assert f"NAME: {' '.join(EXPERIMENTS)} " in r.stdout
+    r = _multirun_sh("smoke")  # the overlay of SMOKE=1, not an experiment of its own
+    assert r.returncode == 2 and f"unknown experiment 'smoke' ({' '.join(EXPERIMENTS)} all)" in r.stdout
+    listed = subprocess.run([sys.executable, "-m", "analysis.conf", "experiments"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert tuple(listed) == EXPERIMENTS

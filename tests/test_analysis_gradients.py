@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from analysis import collect, figures, report, tables
+from analysis import artifacts, figures, report, tables
 from analysis.collect import Collection
 
 CONDS = [(r, a) for r in ("binary", "pass_rate") for a in ("grpo", "rloo")]
@@ -61,21 +61,21 @@ def _collection(tmp_path):
 
 def test_loaders_read_stage_entries(tmp_path):
     coll = _collection(tmp_path)
-    g = collect.load_gradients(coll)
+    g = artifacts.load_gradients(coll)
     assert len(g) == 4 * 2 * 4  # runs x checkpoints x (reward x algo)
-    assert set(collect.GRADIENT_COLUMNS) <= set(g.columns)
+    assert set(artifacts.GRADIENT_COLUMNS) <= set(g.columns)
     one = g[(g["run_id"] == "gpt21") & (g["checkpoint"] == 1) & (g["reward"] == "pass_rate") & (g["algo"] == "rloo")]
     assert one["cos_to_full"].item() == pytest.approx(0.5 + 0.1 + 0.01 - 0.2)
-    assert len(collect.load_gradient_groups(coll)) == 32
-    p = collect.load_progress(coll)
+    assert len(artifacts.load_gradient_groups(coll)) == 32
+    p = artifacts.load_progress(coll)
     assert len(p) == 4 * 4  # the correct response is not a failing one
     assert sorted(p[p["run_id"] == "llama0"]["progress"]) == [0.0, 0.25, 0.5, 0.75]
 
 
 def test_loaders_without_entries_are_empty_with_columns(tmp_path):
     coll = Collection(runs=pd.DataFrame([{"run_id": "r", "seed": 0}]))
-    assert collect.load_gradients(coll).empty and "cos_to_full" in collect.load_gradients(coll)
-    assert collect.load_progress(coll).empty and "progress" in collect.load_progress(coll)
+    assert artifacts.load_gradients(coll).empty and "cos_to_full" in artifacts.load_gradients(coll)
+    assert artifacts.load_progress(coll).empty and "progress" in artifacts.load_progress(coll)
 
 
 def test_gradients_table_numbers(tmp_path):
@@ -108,14 +108,14 @@ def test_report_claims_pair_rewards_by_seed(tmp_path):
 def test_figures_draw_every_condition(tmp_path):
     coll = _collection(tmp_path)
     runs = coll.runs
-    fig = figures.gradient_direction(collect.load_gradients(coll), runs)
+    fig = figures.gradient_direction(artifacts.load_gradients(coll), runs)
     assert len(fig.axes) == 4  # 2 metrics x 2 models
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert labels == ["GRPO binary (n=2)", "RLOO binary (n=2)", "GRPO pass_rate (n=2)", "RLOO pass_rate (n=2)"]
-    fig = figures.passrate_calibration(collect.load_progress(coll), runs)
+    fig = figures.passrate_calibration(artifacts.load_progress(coll), runs)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     # rho from the runs' summaries (0.8, 0.9); 2 seeds x 4 failing responses per model
     assert legend[0].startswith("tiny-gpt2: Spearman ρ = 0.85 [0.80, 0.90] (n=2; 8 responses)")
-    assert figures.gradient_conflict(collect.load_gradient_groups(coll), runs).axes
-    empty = figures.gradient_direction(collect.load_gradients(Collection(runs=runs.iloc[:0])), runs)
+    assert figures.gradient_conflict(artifacts.load_gradient_groups(coll), runs).axes
+    empty = figures.gradient_direction(artifacts.load_gradients(Collection(runs=runs.iloc[:0])), runs)
     assert "no gradients records" in empty.axes[0].texts[0].get_text()

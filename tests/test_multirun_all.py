@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from test_analysis_configs import EXPERIMENTS
+from analysis.conf import experiments
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,7 +24,7 @@ def test_smoke_multirun_all_on_a_fresh_clone(tmp_path):
                        capture_output=True, text=True, timeout=3 * 3600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     top = (clone / "results" / "index.md").read_text()
-    for name in EXPERIMENTS:
+    for name in experiments(clone / "conf"):
         index = (clone / "results" / name / "index.md").read_text()
         assert f"({name}/index.md)" in top, name
         assert "incomplete" not in index.lower(), (name, index[:2000])
