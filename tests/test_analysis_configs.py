@@ -117,3 +117,14 @@ def test_multirun_sh_lists_and_accepts_exactly_the_experiments():
     listed = subprocess.run([sys.executable, "-m", "analysis.conf", "experiments"], cwd=ROOT,
                             capture_output=True, text=True, check=True).stdout.split()
     assert tuple(listed) == EXPERIMENTS
+
+
+def test_readme_table_lists_exactly_the_experiments():
+    """The README's table of ``./multirun.sh NAME`` rows is prose about the experiments, so it cannot
+    be generated; this keeps it from drifting from conf/experiment/."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = set(re.findall(r"^\| `([a-z0-9_]+)` \|", text.split("| `./multirun.sh NAME` |", 1)[1].split("\n\n", 1)[0],
+                          flags=re.M))
+    assert rows == set(conf.experiments()) | {"all"}

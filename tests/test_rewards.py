@@ -116,3 +116,23 @@ def test_select_groups_ranks_outcome_disagreement_before_dense_only():
     assert rows.tolist() == [0, 1, 2, 3, 4, 5]
     # ranking on returns alone would have taken group 0 first
     assert select_groups(returns, gids, 1)[0].tolist() == [0, 1]
+
+
+def test_dense_normaliser_all_lines_vs_code_lines_under_comment_padding():
+    """A failing 2-line response with PRM -0.5 on both code lines, then padded with 2 comment lines
+    (PRM 0, the neutral label). all_lines (the paper's M): 0.5 * (-1.0) / 2 = -0.25 unpadded, but
+    -0.125 padded, so padding halves the penalty; code_lines: -0.25 both ways."""
+    code, padded = ["x = 1", "return x"], ["x = 1", "# step", "#", "return x"]
+    kw = dict(passed=[False], T=8, lambda_fail=0.5, lambda_pass=0.0, length_norm=True)
+    plain = dense_prm_rewards([[-0.5, -0.5]], [[1, 3]], lines=[code], **kw)
+    pad_all = dense_prm_rewards([[-0.5, 0.0, 0.0, -0.5]], [[1, 2, 3, 5]], lines=[padded], **kw)
+    pad_code = dense_prm_rewards([[-0.5, 0.0, 0.0, -0.5]], [[1, 2, 3, 5]], lines=[padded], norm="code_lines", **kw)
+    assert plain.sum().item() == pytest.approx(-0.25)
+    assert pad_all.sum().item() == pytest.approx(-0.125)
+    assert pad_code.sum().item() == pytest.approx(-0.25)
+    assert dense_prm_rewards([[-0.5, -0.5]], [[1, 3]], lines=[code], norm="code_lines", **kw).sum().item() == \
+        pytest.approx(-0.25)
+    with pytest.raises(ValueError, match="dense normaliser"):
+        dense_prm_rewards([[1.0]], [[0]], lines=[["x"]], norm="tokens", **kw)
+    with pytest.raises(ValueError, match="needs the responses' lines"):
+        dense_prm_rewards([[1.0]], [[0]], norm="code_lines", **kw)

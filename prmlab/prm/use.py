@@ -19,9 +19,11 @@ Departures from the paper (each a choice the paper does not spell out, or a know
   2. A CE-trained PRM (``prm.loss=ce``) outputs logits; ``to_reward_scale`` maps them to
      2·sigmoid − 1 for the dense reward and the PRM's held-out metrics. ValueInit copies the
      weights as they are, so a CE PRM starts the critic on the logit scale.
-  3. M counts every line, comment and blank lines included, as the paper writes it. With the
-     neutral label 0 those lines add nothing, but they do enlarge M and so shrink the other
-     lines' terms (comment padding dilutes a failing response's negative dense sum).
+  3. M counts every line, comment and blank lines included, as the paper writes it
+     (``prm.dense_norm=all_lines``). With the neutral label 0 those lines add little, but they
+     enlarge M and so shrink the other lines' terms: comment padding dilutes a failing response's
+     negative dense sum. ``prm.dense_norm=code_lines`` (an ablation) divides by the number of
+     code lines instead, which padding cannot change.
   4. ValueInit starts on the PRM's label scale (±1 per line), while the default outcome reward is
      0/1 and the critic predicts returns on that scale: the critic's step-0 explained variance is
      negative. The paper pairs ValueInit with its own reward scale; prmlab does not rescale.
@@ -40,9 +42,11 @@ from torch import Tensor
 
 from prmlab.layout import PRM_META_FILE, prm_dir
 from prmlab.models import ScalarHeadModel
+from prmlab.prm.label import is_neutral_line
 from prmlab.types import Rollout
 
 PRM_LOSSES: tuple[str, ...] = ("mse", "ce")
+DENSE_NORMS: tuple[str, ...] = ("all_lines", "code_lines")  # what M counts in lambda * PRM_j / M
 
 
 def to_reward_scale(scores: Tensor, loss: str) -> Tensor:
@@ -76,13 +80,20 @@ def prm_line_scores(prm: torch.nn.Module, ids: Tensor, attn: Tensor, P: int, rol
 
 def dense_prm_rewards(prm_scores: Sequence[Sequence[float]], line_end_tokens: Sequence[Sequence[int]],
                       passed: Sequence[bool], T: int, lambda_fail: float, lambda_pass: float,
-                      length_norm: bool = True) -> Tensor:
+                      length_norm: bool = True, lines: Optional[Sequence[Sequence[str]]] = None,
+                      norm: str = "all_lines") -> Tensor:
     """``[B, T]`` DenseReward terms: lambda * PRM_j / M at the line-end token of line j.
 
     ``prm_scores[i][j]`` is the PRM score of the prefix ending with line j of response i and
     ``line_end_tokens[i][j]`` the index (into response tokens) of the token covering that line's
-    newline. When several lines end in one token, their terms add up.
+    newline. When several lines end in one token, their terms add up. M is the number of lines
+    (``norm="all_lines"``) or of code lines, at least 1 (``norm="code_lines"``, which needs
+    ``lines``, the responses' lines).
     """
+    if norm not in DENSE_NORMS:
+        raise ValueError(f"unknown dense normaliser {norm!r}; expected one of {', '.join(DENSE_NORMS)}")
+    if norm == "code_lines" and lines is None:
+        raise ValueError("norm='code_lines' needs the responses' lines")
     if not (len(prm_scores) == len(line_end_tokens) == len(passed)):
         raise ValueError("prm_scores, line_end_tokens and passed must have one entry per response")
     rewards = torch.zeros(len(prm_scores), T, dtype=torch.float32)
@@ -93,7 +104,8 @@ def dense_prm_rewards(prm_scores: Sequence[Sequence[float]], line_end_tokens: Se
             continue
         if min(ends) < 0 or max(ends) >= T:
             raise ValueError(f"response {i}: line-end token index out of [0, {T})")
-        weight = (lambda_pass if ok else lambda_fail) / (len(scores) if length_norm else 1)
+        M = len(scores) if norm == "all_lines" else max(1, sum(not is_neutral_line(l) for l in lines[i]))
+        weight = (lambda_pass if ok else lambda_fail) / (M if length_norm else 1)
         values = torch.tensor(scores, dtype=torch.float32).clamp(-1.0, 1.0) * weight
         rewards[i].index_add_(0, torch.tensor(ends, dtype=torch.long), values)
     return rewards
@@ -108,19 +120,22 @@ class DenseReward:
     lambda_fail: float
     lambda_pass: float
     length_norm: bool
+    norm: str = "all_lines"  # DENSE_NORMS: what M counts
 
     @classmethod
     def load(cls, prm_train_entry: Path, prm_cfg, device, dtype) -> "DenseReward":
         path = prm_dir(prm_train_entry)
         prm = ScalarHeadModel.load(path, device, dtype).eval().requires_grad_(False)
-        return cls(prm, prm_loss_of(path), prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm)
+        return cls(prm, prm_loss_of(path), prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm,
+                   prm_cfg.get("dense_norm") or "all_lines")
 
     def __call__(self, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
                  passed: Sequence[bool], T: int) -> Tensor:
         """``[B, T]`` dense terms for the padded batch ``ids``/``attn`` [B, P+T] of ``rollouts``."""
         scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss)
         return dense_prm_rewards(scores, [r.line_end_tokens for r in rollouts], passed, T,
-                                 self.lambda_fail, self.lambda_pass, self.length_norm)
+                                 self.lambda_fail, self.lambda_pass, self.length_norm,
+                                 lines=[r.lines for r in rollouts], norm=self.norm)
 
 
 def value_init_dir(prm_train_entry: Optional[Path], cfg) -> Optional[Path]:
