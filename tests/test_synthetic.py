@@ -7,6 +7,7 @@ each program, because a mutant can loop forever (``while n > 0`` -> ``while n >=
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
 import itertools
 import json
@@ -22,11 +23,25 @@ from prmlab.tasks.synthetic import common, hard
 from prmlab.types import Problem
 
 DEFAULT = (0, 600, 60, 150, 600)  # the TaskConfig defaults (seed, n_train, n_val, n_test, n_rl)
+# sha256 of json.dumps([p.to_dict() for p in generate_suite(*DEFAULT)], sort_keys=True): the suite the
+# experiments so far ran on. A deliberate change of the suite updates it; adding an opt-in must not.
+DEFAULT_SHA256 = "149f0e28c798daa92a0055534851ee075cdac4dbc39e47e290a470d6d6df12f8"
+LONG = (0, 120, 24, 60, 120)  # a smaller suite with the long tier on
+LONG_SHARE = 0.5
 
 
 @pytest.fixture(scope="module")
 def suite() -> list[Problem]:
     return S.generate_suite(*DEFAULT)
+
+
+@pytest.fixture(scope="module")
+def long_suite() -> list[Problem]:
+    return S.generate_suite(*LONG, long_share=LONG_SHARE)
+
+
+def _long(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if S.tier_of(p) == S.LONG_TIER]
 
 
 class _Timeout(Exception):
@@ -108,8 +123,12 @@ def test_deterministic_and_seed_dependent():
 def test_split_sizes_ids_and_fields(suite):
     assert Counter(p.split for p in suite) == {"train": 600, "rl": 600, "val": 60, "test": 150}
     assert [p.split for p in suite] == ["train"] * 600 + ["rl"] * 600 + ["val"] * 60 + ["test"] * 150
-    assert len({p.id for p in suite}) == len(suite)
-    for p in suite:
+    _check_fields(suite)
+
+
+def _check_fields(problems: list[Problem]) -> None:
+    assert len({p.id for p in problems}) == len(problems)
+    for p in problems:
         assert p.source == "synthetic"
         assert p.code_prefix == p.prompt
         assert p.prompt.endswith("):\n")
@@ -124,7 +143,9 @@ def test_split_sizes_ids_and_fields(suite):
         assert Problem.from_dict(json.loads(json.dumps(p.to_dict()))) == p  # survives problems.jsonl
 
 
-def test_splits_disjoint(suite):
+@pytest.mark.parametrize("which", ["suite", "long_suite"])
+def test_splits_disjoint(which, request):
+    suite = request.getfixturevalue(which)
     splits = ("train", "rl", "val", "test")
     prompts = {s: {p.prompt for p in suite if p.split == s} for s in splits}
     keys = {s: {_key(p) for p in suite if p.split == s} for s in splits}
@@ -188,17 +209,21 @@ def test_families_shared_across_splits(suite):
     names = S.family_names()
     assert len(names["easy"]) >= 8 and len(names["medium"]) >= 8 and len(names["hard"]) >= 8
     assert sum(len(v) for v in names.values()) >= 25
+    assert set(names) == set(S.TIERS) | {S.LONG_TIER}
     by_split = {s: {p.meta["family"] for p in suite if p.split == s} for s in ("train", "test")}
-    assert by_split["train"] == {f for v in names.values() for f in v}  # every family is trained on
+    assert by_split["train"] == {f for t in S.TIERS for f in names[t]}  # every family is trained on
     assert by_split["test"] <= by_split["train"]
-    family_tier = {f: t for t, fs in names.items() for f in fs}
+    family_tier = {f: t for t in S.TIERS for f in names[t]}
     assert all(family_tier[p.meta["family"]] == p.difficulty for p in suite)
     # the same family appears in both styles
     styles = Counter((p.meta["family"], p.category) for p in suite if p.split == "train")
     assert all(styles[(f, "nl2alg")] and styles[(f, "contest")] for f in family_tier)
 
 
-def test_every_reference_passes_all_its_tests(suite):
+@pytest.mark.parametrize("which", ["suite", "long_suite"])
+def test_every_reference_passes_all_its_tests(which, request):
+    suite = request.getfixturevalue(which)
+    assert which == "suite" or _long(suite)
     failing = [p.id for p in suite if not all(_run_tests(p, p.reference))]
     assert failing == []
 
@@ -255,3 +280,116 @@ def test_each_tier_module_registers_its_families_once():
     with pytest.raises(ValueError, match="registered twice"):
         common._family("easy")(hard._merge)
     assert common._FAMILIES["easy"][-1] is not hard._merge
+
+
+# ----------------------------------------------------------------------------- the opt-in long tier
+
+
+def test_default_suite_is_unchanged(suite):
+    """The long tier is opt-in: the default arguments (and long_share=0) give the same bytes as before it."""
+    dumped = json.dumps([p.to_dict() for p in suite], sort_keys=True)
+    assert hashlib.sha256(dumped.encode()).hexdigest() == DEFAULT_SHA256
+    assert [p.to_dict() for p in S.generate_suite(*DEFAULT, long_share=0.0)] == [p.to_dict() for p in suite]
+    assert not any("tier" in p.meta for p in suite)
+
+
+def test_long_tier_sizes_markers_and_base_part(long_suite):
+    sizes = dict(zip(("train", "val", "test", "rl"), LONG[1:]))
+    assert Counter(p.split for p in long_suite) == sizes
+    _check_fields(long_suite)
+    for split, n in sizes.items():
+        problems = [p for p in long_suite if p.split == split]
+        assert [p.id for p in problems] == [f"synthetic/{split}/{i:04d}" for i in range(n)]
+        assert len(_long(problems)) == S.n_long(n, LONG_SHARE) == round(n * LONG_SHARE)
+        cells = Counter(p.category for p in _long(problems))  # categories alternate within the tier
+        assert abs(cells["nl2alg"] - cells["contest"]) <= 1
+    for p in long_suite:
+        if S.tier_of(p) == S.LONG_TIER:
+            assert p.difficulty == S.LONG_DIFFICULTY and p.meta["tier"] == S.LONG_TIER
+            assert p.meta["family"] in S.family_names()[S.LONG_TIER]
+        else:
+            assert "tier" not in p.meta and p.difficulty in S.TIERS
+    # the easy/medium/hard part is exactly the suite drawn without the long tier for n - n_long problems
+    reduced = S.generate_suite(LONG[0], *(n - S.n_long(n, LONG_SHARE) for n in LONG[1:]))
+    strip = lambda p: {k: v for k, v in p.to_dict().items() if k != "id"}  # noqa: E731
+    for split in sizes:
+        assert sorted(json.dumps(strip(p), sort_keys=True) for p in long_suite if p.split == split
+                      and S.tier_of(p) != S.LONG_TIER) == \
+            sorted(json.dumps(strip(p), sort_keys=True) for p in reduced if p.split == split)
+
+
+def test_long_tier_deterministic_and_test_split_stable(long_suite):
+    again = S.generate_suite(*LONG, long_share=LONG_SHARE)
+    assert [p.to_dict() for p in again] == [p.to_dict() for p in long_suite]
+    other = S.generate_suite(LONG[0], 30, LONG[2], LONG[3], long_share=LONG_SHARE)
+    assert [p.to_dict() for p in other if p.split == "test"] == [p.to_dict() for p in long_suite if p.split == "test"]
+    assert len(_long(S.generate_suite(0, 12, 0, 0, long_share=1.0))) == 12
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="long_share"):
+            S.generate_suite(0, 10, 0, 0, long_share=bad)
+
+
+def test_long_families_lines_and_styles(long_suite):
+    names = S.family_names()[S.LONG_TIER]
+    assert len(names) >= 8
+    lo, hi = S.TIER_LINES[S.LONG_TIER]
+    for p in _long(long_suite):
+        n = len([line for line in p.reference.splitlines() if line.strip()])
+        assert lo <= n <= hi and n == p.meta["n_lines"], (p.id, n)
+        comments = p.prompt.splitlines()[:-1]
+        assert comments and all(line.startswith("# ") for line in comments)
+        steps = [line for line in comments if line.startswith("# Step ")]
+        if p.category == "contest":
+            assert not steps and len(comments) <= 4
+        else:
+            assert [s.split(":")[0] for s in steps] == [f"# Step {i}" for i in range(1, len(steps) + 1)]
+            assert len(steps) >= 3 and len(comments) <= 12
+    styles = Counter((p.meta["family"], p.category) for p in _long(long_suite))
+    assert all(styles[(f, "nl2alg")] and styles[(f, "contest")] for f in names)  # every family, both styles
+
+
+def test_long_references_are_100_to_300_tokens(long_suite):
+    """Measured with the tiny default's tokenizer: a 512-token byte-level BPE trained on the training
+    split's prompt + reference texts (what the SFT stage does)."""
+    pytest.importorskip("tokenizers")
+    pytest.importorskip("transformers")
+    from prmlab.models import train_tokenizer
+
+    tok = train_tokenizer([p.prompt + p.reference for p in long_suite if p.split == "train"], 512)
+    n_ref = [len(tok(p.reference)["input_ids"]) for p in _long(long_suite)]
+    n_all = [len(tok(p.prompt + p.reference)["input_ids"]) for p in _long(long_suite)]
+    assert sum(100 <= n <= 300 for n in n_ref) >= 0.9 * len(n_ref), sorted(n_ref)[:10]  # measured 0.97
+    assert max(n_all) <= 512  # prompt + reference fit the tiny model's default context
+    short = [len(tok(p.reference)["input_ids"]) for p in long_suite if S.tier_of(p) != S.LONG_TIER]
+    assert sum(n >= 100 for n in short) <= 0.1 * len(short)  # the other tiers rarely reach 100 tokens
+
+
+def _local_mutants(body: str):
+    """Single local mistakes in ``body``: each comparison flipped (``<`` <-> ``<=``, ``>`` <-> ``>=``,
+    ``==`` <-> ``!=``), each integer literal increased by 1."""
+    flip = {**_SWAP, ">=": ">", "<=": "<", "==": "!=", "!=": "=="}
+    for m in re.finditer(r"(?<![<>=!])(>=|<=|==|!=|>|<)(?!=)", body):
+        yield body[: m.start()] + flip[m.group(1)] + body[m.end():]
+    for m in re.finditer(r"(?<![\w.])(\d+)(?![\w.])", body):
+        yield body[: m.start()] + str(int(m.group(1)) + 1) + body[m.end():]
+
+
+def test_long_local_mistakes_are_caught_partially(long_suite):
+    """A local mistake in one step of a long program should fail some tests but not all: for most
+    single mistakes, and for at least one mistake of nearly every program (some are equivalent, such
+    as ``<`` -> ``<=`` in a clamp), so the tests tell a near miss from a wrong program."""
+    partial, outcome = 0, Counter()
+    problems = _long(long_suite)
+    for p in problems:
+        rates = [sum(_run_tests(p, m, limit_s=0.05)) / len(p.tests) for m in _local_mutants(p.reference)]
+        partial += any(0 < r < 1 for r in rates)
+        outcome.update("all fail" if r == 0 else "all pass" if r == 1 else "partial" for r in rates)
+    assert partial >= 0.95 * len(problems), partial / len(problems)
+    assert outcome["partial"] >= 0.5 * sum(outcome.values()), outcome
+
+
+def test_long_constant_answers_score_low(long_suite):
+    shares = [Counter(json.dumps(t.expected) for t in p.tests).most_common(1)[0][1] / len(p.tests)
+              for p in _long(long_suite)]
+    assert sum(shares) / len(shares) < 0.4  # measured 0.32
+    assert sum(s > 0.7 for s in shares) < 0.05 * len(shares)

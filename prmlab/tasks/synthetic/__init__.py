@@ -13,6 +13,16 @@ BPE) learns on, so the format is deliberately regular:
 Tiers (``difficulty``) are fixed by the reference's number of code lines: easy 1-3, medium 4-7,
 hard 8-14 (``TIER_LINES``); each family belongs to one tier and the generator checks the count.
 
+The *long* tier (``LONG_TIER``, module ``long``; 12-30 lines, ~100-300 tokens with the tiny
+default's tokenizer) is opt-in, for the long-horizon regime: ``generate_suite(..., long_share=x)``
+takes the share ``x`` of every split from it (default 0: the suite is byte-identical to the one
+without the tier). Its programs are pipelines of several simple, independent steps, so a mistake is
+local and the prefix before it is completable. Long problems keep ``difficulty == "hard"``
+(``LONG_DIFFICULTY``) so everything that breaks results down by difficulty (the evaluation report,
+PRM prompt categories, analyses) keeps its three levels, and are marked ``meta["tier"] == "long"``
+(``tier_of(problem)`` gives a problem's tier; the other tiers have no ``meta["tier"]``, which keeps
+their records unchanged).
+
 Categories (``category``), after the PRM paper's Contest / NL2Alg split:
 
 * ``contest``: the comments state only the goal;
@@ -41,16 +51,17 @@ Splits. Each problem has a *semantic key*: its family plus the parameters that c
 (not the cosmetic names, not the category). Keys are unique across the whole suite, so a test
 problem is never a train problem in other words or other style: it is a new parameterisation of a
 family seen in training (the families are shared by all splits, by round-robin). Splits are drawn
-in the order test, val, train from their own ``random.Random`` streams seeded with
-``(seed, split)``, so the test set depends only on ``(seed, n_test)`` and does not move when
-``n_train`` changes. Within a split the tiers get equal shares (the remainder goes to the easier
-tiers), families are cycled in a shuffled round-robin inside each tier, and categories alternate.
-The suite holds a few thousand distinct keys; asking for more raises ``ValueError``.
+in the order test, val, train, rl from their own ``random.Random`` streams seeded with
+``(seed, split)`` (the long tier's problems afterwards, from streams of their own), so the test
+set depends only on ``(seed, n_test)`` and does not move when ``n_train`` changes. Within a split
+the tiers get equal shares (the remainder goes to the easier tiers), families are cycled in a
+shuffled round-robin inside each tier, and categories alternate. The suite holds a few thousand
+distinct keys per tier; asking for more raises ``ValueError``.
 
 Layout: this module holds the split assembly and the public API (``generate_suite``,
-``family_names``, ``TIERS``, ``TIER_LINES``, ``CATEGORIES``, ``N_TESTS``); ``common`` the registry,
-the shared helpers, test-input construction and rendering; ``easy``, ``medium``, ``hard`` the
-families.
+``family_names``, ``tier_of``, ``n_long``, ``TIERS``, ``LONG_TIER``, ``LONG_DIFFICULTY``,
+``TIER_LINES``, ``CATEGORIES``, ``N_TESTS``); ``common`` the registry, the shared helpers,
+test-input construction and rendering; ``easy``, ``medium``, ``hard``, ``long`` the families.
 """
 from __future__ import annotations
 
@@ -59,10 +70,12 @@ import random
 
 # Importing a tier module registers its families; the order of registration within a tier is
 # part of the suite's determinism, and each tier lives in one module, so it is the definition order.
-from prmlab.tasks.synthetic import easy, hard, medium  # noqa: F401
+from prmlab.tasks.synthetic import easy, hard, long, medium  # noqa: F401
 from prmlab.tasks.synthetic.common import (
     _FAMILIES,
     CATEGORIES,
+    LONG_DIFFICULTY,
+    LONG_TIER,
     N_TESTS,
     TIER_LINES,
     TIERS,
@@ -73,7 +86,8 @@ from prmlab.tasks.synthetic.common import (
 )
 from prmlab.types import Problem
 
-__all__ = ["CATEGORIES", "N_TESTS", "TIER_LINES", "TIERS", "family_names", "generate_suite"]
+__all__ = ["CATEGORIES", "LONG_DIFFICULTY", "LONG_TIER", "N_TESTS", "TIER_LINES", "TIERS", "family_names",
+           "generate_suite", "n_long", "tier_of"]
 
 _MAX_TRIES = 40  # fresh-key draws per family before the round-robin moves to the next family
 
@@ -98,25 +112,47 @@ def _draw_fresh(rng: random.Random, tier: str, start: int, used: set[str]) -> tu
     raise ValueError(f"synthetic suite: no unused {tier} parameterisations left; ask for fewer problems")
 
 
-def _generate_split(rng: random.Random, split: str, n: int, used: set[str]) -> list[Problem]:
+def _draw_tier(rng: random.Random, tier: str, count: int, split: str, used: set[str]) -> list[Problem]:
+    """``count`` problems of ``tier``: its families in shuffled rounds, categories alternating."""
     problems = []
-    for tier, count in zip(TIERS, _shares(n, len(TIERS))):
-        fams = list(range(len(_FAMILIES[tier])))
-        cat0 = rng.randrange(2)
-        order: list[int] = []
-        for j in range(count):
-            if not order:  # a fresh shuffled round of the tier's families
-                order = rng.sample(fams, len(fams))
-            family, task = _draw_fresh(rng, tier, order.pop(), used)
-            category = CATEGORIES[(cat0 + j) % 2]
-            problems.append(_make_problem(task, family, tier, category, split, rng))
-    rng.shuffle(problems)
+    fams = list(range(len(_FAMILIES[tier])))
+    cat0 = rng.randrange(2)
+    order: list[int] = []
+    for j in range(count):
+        if not order:  # a fresh shuffled round of the tier's families
+            order = rng.sample(fams, len(fams))
+        family, task = _draw_fresh(rng, tier, order.pop(), used)
+        category = CATEGORIES[(cat0 + j) % 2]
+        problems.append(_make_problem(task, family, tier, category, split, rng))
+    return problems
+
+
+def _number(problems: list[Problem], split: str) -> list[Problem]:
     for i, p in enumerate(problems):
         p.id = f"synthetic/{split}/{i:04d}"
     return problems
 
 
-def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int = 0) -> list[Problem]:
+def _generate_split(rng: random.Random, split: str, n: int, used: set[str]) -> list[Problem]:
+    problems = []
+    for tier, count in zip(TIERS, _shares(n, len(TIERS))):
+        problems += _draw_tier(rng, tier, count, split, used)
+    rng.shuffle(problems)
+    return _number(problems, split)
+
+
+def n_long(n: int, long_share: float) -> int:
+    """How many of a split's ``n`` problems come from the long tier: ``round(n * long_share)``."""
+    return round(n * long_share)
+
+
+def tier_of(problem: Problem) -> str:
+    """A synthetic problem's tier: ``meta["tier"]`` for the long tier, else its ``difficulty``."""
+    return problem.meta.get("tier", problem.difficulty)
+
+
+def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int = 0, *,
+                   long_share: float = 0.0) -> list[Problem]:
     """The synthetic suite: ``n_train + n_rl + n_val + n_test`` problems, in the order train, rl, val, test.
 
     Deterministic in its arguments. Splits share families but never a semantic key (family +
@@ -128,9 +164,32 @@ def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int =
     problems (``train``): the tiny SFT policy memorises its 600 training solutions (pass rate ~0.5 at
     T=1 on them vs ~0.2 on new parameterisations), so RL on those prompts mostly rewards recall and
     does not transfer to held-out problems; on unseen parameterisations it has to read the prompt.
+
+    ``long_share`` (in [0, 1], default 0: off) is the share of *each* split taken from the long tier
+    (module ``long``: 12-30 line step-by-step programs): a split of ``n`` problems then holds
+    ``n_long(n, long_share) = round(n * long_share)`` long problems and ``n - n_long`` from the
+    easy/medium/hard tiers, so the split sizes do not change. The easy/medium/hard part is exactly
+    what ``long_share=0`` draws for ``n - n_long`` problems; the long problems come afterwards from
+    their own streams (seeded with ``(seed, split, "long")``, in the order test, val, train, rl), and
+    each split is then shuffled with its long stream and renumbered. So with ``long_share=0`` the
+    output is byte-identical to the suite without the long tier, the dependencies above hold with
+    ``long_share`` added to each, and semantic keys stay unique across the whole suite. Long problems
+    have ``difficulty == LONG_DIFFICULTY`` ("hard", so breakdowns by difficulty keep their three
+    levels) and ``meta["tier"] == "long"`` (``tier_of``). The long tier holds a few thousand keys too.
     """
+    if not 0.0 <= long_share <= 1.0:
+        raise ValueError(f"synthetic suite: long_share must be in [0, 1], got {long_share!r}")
+    sizes = (("test", n_test), ("val", n_val), ("train", n_train), ("rl", n_rl))
     used: set[str] = set()
     by_split = {}
-    for split, n in (("test", n_test), ("val", n_val), ("train", n_train), ("rl", n_rl)):
-        by_split[split] = _generate_split(random.Random(f"prmlab-synthetic/{seed}/{split}"), split, n, used)
+    for split, n in sizes:
+        base = n - n_long(n, long_share)
+        by_split[split] = _generate_split(random.Random(f"prmlab-synthetic/{seed}/{split}"), split, base, used)
+    for split, n in sizes:
+        count = n_long(n, long_share)
+        if count:
+            rng = random.Random(f"prmlab-synthetic/{seed}/{split}/{LONG_TIER}")
+            problems = by_split[split] + _draw_tier(rng, LONG_TIER, count, split, used)
+            rng.shuffle(problems)
+            by_split[split] = _number(problems, split)
     return by_split["train"] + by_split["rl"] + by_split["val"] + by_split["test"]

@@ -1,6 +1,6 @@
 """Shared building blocks of the synthetic suite's families: the registry, wording, test inputs, rendering.
 
-* the constants every tier shares (``N_TESTS``, ``TIERS``, ``TIER_LINES``, ``CATEGORIES``), the
+* the constants every tier shares (``N_TESTS``, ``TIERS``, ``LONG_TIER``, ``TIER_LINES``, ``CATEGORIES``), the
   comparison-operator table and the cosmetic variable names;
 * ``_Task``, one drawn parameterisation of a family, and the family registry: a tier module
   decorates each family with ``@_family(tier)``, which appends it to ``_FAMILIES[tier]`` in
@@ -28,7 +28,13 @@ from prmlab.types import Problem, TestCase
 
 N_TESTS = 10  # functional tests per problem (the suite's tests require >= 8)
 TIERS = ("easy", "medium", "hard")
-TIER_LINES = {"easy": (1, 3), "medium": (4, 7), "hard": (8, 14)}
+# The opt-in long tier (``generate_suite(..., long_share=...)``): long step-by-step programs. Its
+# problems keep a paper difficulty (``LONG_DIFFICULTY``) so breakdowns by ``difficulty`` see only the
+# three levels, and carry ``meta["tier"] == LONG_TIER``; problems of the three tiers have no
+# ``meta["tier"]`` (their tier is their difficulty).
+LONG_TIER = "long"
+LONG_DIFFICULTY = "hard"
+TIER_LINES = {"easy": (1, 3), "medium": (4, 7), "hard": (8, 14), LONG_TIER: (12, 30)}
 CATEGORIES = ("nl2alg", "contest")
 _POOL = 3 * N_TESTS  # candidate inputs per problem, from which N_TESTS are selected
 
@@ -60,7 +66,7 @@ class _Task:
     params: dict  # behaviour-changing parameters: the semantic key (with the family)
 
 
-_FAMILIES: dict[str, list[Callable[[random.Random], _Task]]] = {t: [] for t in TIERS}
+_FAMILIES: dict[str, list[Callable[[random.Random], _Task]]] = {t: [] for t in TIERS + (LONG_TIER,)}
 
 
 def _family_name(fn: Callable[[random.Random], _Task]) -> str:
@@ -188,6 +194,12 @@ def _digits(n: int, b: int) -> list[int]:
     return out[::-1]
 
 
+def _blocks(*parts: str) -> str:
+    """Body text from separately written blocks (each dedented on its own; empty ones dropped), so a
+    family can compose its steps, some optional, into one unindented body."""
+    return "\n".join(textwrap.dedent(p).strip("\n") for p in parts if p.strip())
+
+
 def _indent(body: str) -> str:
     return textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n"
 
@@ -233,9 +245,12 @@ def _make_problem(task: _Task, family: str, tier: str, category: str, split: str
     tests = _select(task.cases(rng), task.oracle)
     if len(tests) < 8:
         raise AssertionError(f"family {family}: only {len(tests)} distinct test inputs")
+    meta = {"family": family, "params": task.params, "n_lines": n_lines}
+    if tier == LONG_TIER:
+        meta["tier"] = LONG_TIER
     return Problem(
-        id="", prompt=prompt, tests=tests, entry_point=task.name, difficulty=tier, category=category,
-        source="synthetic", reference=body, code_prefix=prompt, split=split,
-        meta={"family": family, "params": task.params, "n_lines": n_lines},
+        id="", prompt=prompt, tests=tests, entry_point=task.name,
+        difficulty=LONG_DIFFICULTY if tier == LONG_TIER else tier, category=category,
+        source="synthetic", reference=body, code_prefix=prompt, split=split, meta=meta,
     )
 
