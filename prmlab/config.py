@@ -2,7 +2,12 @@
 
 Every YAML file under ``conf/`` is merged into one of these dataclasses, so a typo in a key
 (``algo.lr_rate=…``) or a wrong type (``algo.steps=abc``) fails when Hydra composes the config,
-before any stage runs. Each field has a one-line doc in its trailing comment.
+before any stage runs. Each field has a one-line doc in its trailing comment, and its valid values
+in its definition: ``positive(60)`` (> 0), ``nonneg`` (>= 0), ``prob`` (in [0, 1]), ``in_range``,
+``choice(...)`` / ``choice_of("module:NAMES")`` (names taken from where they are defined),
+``unbounded(default, why)`` for numbers that may deliberately be anything (prmlab/rules.py,
+which checks them, and the cross-field rules, at compose time; ``python -m prmlab.run`` exits 2).
+Values stay plain str/int/float/bool/list: the stage cache keys hash them.
 """
 from __future__ import annotations
 
@@ -13,147 +18,150 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import II, MISSING
 
 from prmlab.sandbox.config import SandboxConfig
+from prmlab.rules import (choice, choice_of, date, each, existing_file, hf_checkpoint, in_range, nonneg,
+                               positive, prob, unbounded)
 
 
 @dataclass
 class TaskConfig:
-    name: str = "synthetic"  # task source: synthetic | humaneval | livecodebench
-    seed: int = 0  # seed of the synthetic generator (and of splits of external sources)
-    n_train: int = 600  # synthetic: SFT problems (and RL's when n_rl=0)
-    n_rl: int = 600  # synthetic: RL prompts (RL, PRM data, gradient analyses), disjoint from SFT's; 0 = reuse train
-    n_val: int = 60  # synthetic: validation problems (PRM held-out metrics)
-    n_test: int = 150  # synthetic: held-out test problems (evaluation)
-    path: Optional[str] = None  # livecodebench: JSONL file of code_generation rows
-    date_from: Optional[str] = None  # livecodebench: keep problems with contest_date >= this (YYYY-MM-DD)
-    date_to: Optional[str] = None  # livecodebench: keep problems with contest_date <= this (YYYY-MM-DD)
-    train_fraction: float = 0.0  # external sources: share of problems used for training (rest is test)
-    limit: Optional[int] = None  # keep only the first N problems of each split (quick runs)
+    name: str = choice_of("synthetic", "prmlab.tasks:SOURCES")  # task source: synthetic | humaneval | livecodebench
+    seed: int = nonneg(0)  # seed of the synthetic generator (and of splits of external sources)
+    n_train: int = positive(600)  # synthetic: SFT problems (and RL's when n_rl=0)
+    n_rl: int = nonneg(600)  # synthetic: RL prompts (RL, PRM data, gradient analyses), disjoint from SFT's; 0 = reuse train
+    n_val: int = nonneg(60)  # synthetic: validation problems (PRM held-out metrics)
+    n_test: int = positive(150)  # synthetic: held-out test problems (evaluation)
+    path: Optional[str] = existing_file(None)  # livecodebench: JSONL file of code_generation rows
+    date_from: Optional[str] = date(None)  # livecodebench: keep problems with contest_date >= this (YYYY-MM-DD)
+    date_to: Optional[str] = date(None)  # livecodebench: keep problems with contest_date <= this (YYYY-MM-DD)
+    train_fraction: float = prob(0.0)  # external sources: share of problems used for training (rest is test)
+    limit: Optional[int] = positive(None)  # keep only the first N problems of each split (quick runs)
 
 
 @dataclass
 class ModelConfig:
-    name: str = "tiny"  # tiny (built locally) | hf (any local HF causal LM via model.path)
-    path: Optional[str] = None  # hf: local checkpoint directory (config, weights, tokenizer)
-    arch: str = "gpt2"  # tiny: gpt2 | llama
-    n_layer: int = 2  # tiny: transformer blocks
-    n_head: int = 4  # tiny: attention heads
-    n_embd: int = 128  # tiny: hidden size
-    vocab_size: int = 512  # tiny: BPE vocabulary trained on the task suite's text
-    n_positions: int = 512  # tiny: context length
-    dtype: str = "auto"  # auto (fp32 + bf16 autocast on CUDA, fp32 on CPU) | amp_bf16 | float32 | bfloat16 | float16
+    name: str = choice("tiny", "hf")  # tiny (built locally) | hf (any local HF causal LM via model.path)
+    path: Optional[str] = hf_checkpoint(None)  # hf: local checkpoint directory (config, weights, tokenizer)
+    arch: str = choice("gpt2", "llama")  # tiny: gpt2 | llama
+    n_layer: int = positive(2)  # tiny: transformer blocks
+    n_head: int = positive(4)  # tiny: attention heads
+    n_embd: int = positive(128)  # tiny: hidden size
+    vocab_size: int = positive(512)  # tiny: BPE vocabulary trained on the task suite's text
+    n_positions: int = positive(512)  # tiny: context length
+    # auto = fp32 + bf16 autocast on CUDA, fp32 on CPU; amp_bf16 = that mixed precision on any device; else no autocast
+    dtype: str = choice("auto", "amp_bf16", "float32", "bfloat16", "float16")
 
 
 @dataclass
 class SFTConfig:
-    epochs: int = 30  # passes over the training problems' reference solutions
-    lr: float = 3e-3  # peak AdamW learning rate (linear warmup, cosine decay)
-    batch_size: int = 32  # sequences per optimiser step
-    weight_decay: float = 0.01  # AdamW weight decay
-    warmup_frac: float = 0.05  # share of steps spent in linear warmup
-    max_len: int = 384  # truncate prompt+solution to this many tokens
+    epochs: int = nonneg(30)  # passes over the training problems' reference solutions
+    lr: float = positive(3e-3)  # peak AdamW learning rate (linear warmup, cosine decay)
+    batch_size: int = positive(32)  # sequences per optimiser step
+    weight_decay: float = nonneg(0.01)  # AdamW weight decay
+    warmup_frac: float = prob(0.05)  # share of steps spent in linear warmup
+    max_len: int = positive(384)  # truncate prompt+solution to this many tokens
     # seed of the tiny model's init and the SFT data order; defaults to the run's seed. Fix it (sft.seed=0)
     # to start every RL seed of a sweep from one SFT policy: the SFT stage is then computed once.
-    seed: int = II("seed")
+    seed: int = nonneg(II("seed"))
 
 
 @dataclass
 class AlgoConfig:
-    name: str = "none"  # none (evaluate SFT) | ppo | grpo | rloo
-    steps: int = 60  # RL updates (each on prompts_per_step x group_size rollouts)
-    prompts_per_step: int = 16  # prompt groups trained on per update
+    name: str = choice_of("none", "prmlab.algos:ALGOS", extra=("none",))  # none (evaluate SFT) | ppo | grpo | rloo
+    steps: int = positive(60)  # RL updates (each on prompts_per_step x group_size rollouts)
+    prompts_per_step: int = positive(16)  # prompt groups trained on per update
     # DAPO dynamic sampling: sample oversample x prompts_per_step prompts, train on prompts_per_step groups,
     # those whose rewards disagree first (prmlab.rewards.select_groups); 1 = off
-    oversample: int = 4
-    group_size: int = 8  # responses per prompt (G for GRPO/RLOO)
-    lr: float = 1e-4  # policy learning rate (AdamW, constant); calibrated, see docs/RESULTS.md
-    value_lr: float = 1e-3  # critic learning rate (PPO)
-    epochs: int = 1  # optimisation epochs over each batch
-    minibatch_size: int = 64  # rollouts per minibatch
-    clip_eps: float = 0.2  # PPO/GRPO ratio clip
-    value_clip: Optional[float] = 0.2  # PPO value clip range (null = unclipped)
-    vf_coef: float = 0.5  # weight of the value loss (PPO)
-    gamma: float = 1.0  # GAE discount
-    lam: float = 0.95  # GAE lambda
-    kl_coef: float = 0.02  # beta: KL penalty to the reference (SFT) policy; 0 turns it off
-    kl_estimator: str = "k3"  # k1 | k2 | k3 (Schulman's estimators)
+    oversample: int = positive(4)
+    group_size: int = positive(8)  # responses per prompt (G for GRPO/RLOO)
+    lr: float = positive(1e-4)  # policy learning rate (AdamW, constant); calibrated, see docs/RESULTS.md
+    value_lr: float = positive(1e-3)  # critic learning rate (PPO)
+    epochs: int = positive(1)  # optimisation epochs over each batch
+    minibatch_size: int = positive(64)  # rollouts per minibatch
+    clip_eps: float = positive(0.2)  # PPO/GRPO ratio clip
+    value_clip: Optional[float] = positive(0.2)  # PPO value clip range (null = unclipped)
+    vf_coef: float = nonneg(0.5)  # weight of the value loss (PPO)
+    gamma: float = prob(1.0)  # GAE discount
+    lam: float = prob(0.95)  # GAE lambda
+    kl_coef: float = nonneg(0.02)  # beta: KL penalty to the reference (SFT) policy; 0 turns it off
+    kl_estimator: str = choice_of("k3", "prmlab.algos.core:KL_ESTIMATORS")  # k1 | k2 | k3 (Schulman's estimators; k1 only with ppo)
     whiten_advantages: bool = True  # PPO: normalise advantages over the batch
     scale_by_std: bool = True  # GRPO: divide group-centred rewards by the group std
-    loss_agg: str = "token_mean"  # token_mean | seq_mean_token_mean | seq_mean_token_sum_norm
-    max_grad_norm: float = 1.0  # gradient clipping
-    temperature: float = 1.0  # rollout sampling temperature
-    top_p: float = 1.0  # rollout nucleus sampling
-    top_k: int = 0  # rollout top-k (0 = off)
-    max_new_tokens: int = 160  # rollout response length cap
-    n_checkpoints: int = 4  # C: evenly spaced policy+value checkpoints kept for PRM collection
-    entropy_coef: float = 0.0  # entropy bonus
+    loss_agg: str = choice_of("token_mean", "prmlab.algos.core:LOSS_AGGS")  # token_mean | seq_mean_token_mean | seq_mean_token_sum_norm
+    max_grad_norm: float = nonneg(1.0)  # gradient clipping (0 = measure the norm, do not clip)
+    temperature: float = positive(1.0)  # rollout sampling temperature
+    top_p: float = in_range(1.0, 0, 1, lo_open=True)  # rollout nucleus sampling
+    top_k: int = nonneg(0)  # rollout top-k (0 = off)
+    max_new_tokens: int = positive(160)  # rollout response length cap
+    n_checkpoints: int = positive(4)  # C: evenly spaced policy+value checkpoints kept for PRM collection
+    entropy_coef: float = nonneg(0.0)  # entropy bonus
 
 
 @dataclass
 class RewardConfig:
-    name: str = "binary"  # binary (all tests pass) | pass_rate (fraction of tests passed)
-    pass_value: float = 1.0  # binary: reward when every test passes
-    fail_value: float = 0.0  # binary: reward otherwise (the paper also uses -1)
+    name: str = choice_of("binary", "prmlab.rewards:OUTCOME_REWARDS")  # binary (all tests pass) | pass_rate (fraction of tests passed)
+    pass_value: float = unbounded(1.0, "a reward level; only pass_value > fail_value matters")  # binary: reward when every test passes
+    fail_value: float = unbounded(0.0, "negative on purpose in the paper's -1/1 variant")  # binary: reward otherwise (the paper also uses -1)
 
 
 @dataclass
 class PRMConfig:
     dense: bool = False  # DenseReward: add lambda * PRM(prefix_j) / M at each line end
     value_init: bool = False  # ValueInit: initialise the PPO critic from the PRM
-    lambda_fail: float = 0.5  # dense weight when the response fails the tests
-    lambda_pass: float = 0.0  # dense weight when it passes (paper: 0)
+    lambda_fail: float = nonneg(0.5)  # dense weight when the response fails the tests
+    lambda_pass: float = nonneg(0.0)  # dense weight when it passes (paper: 0)
     length_norm: bool = True  # divide dense rewards by the number of lines M
     neutral_label: bool = True  # comment/blank lines get label 0
     skip_neutral: bool = True  # only check prefixes that end on a code line (saves checks)
-    samples_per_prompt: int = 4  # N: responses per training prompt and checkpoint
-    completions: int = 4  # K: completions per prefix check (best-of-K)
-    search: str = "binary"  # binary | linear (labels every prefix; for checking monotonicity)
+    samples_per_prompt: int = positive(4)  # N: responses per training prompt and checkpoint
+    completions: int = positive(4)  # K: completions per prefix check (best-of-K)
+    search: str = choice_of("binary", "prmlab.prm.label:SEARCH_MODES")  # binary | linear (labels every prefix; for checking monotonicity)
     # prompts used for collection (seeded choice from the rl split; null = all). 128 x N=4 x C=4 = 2048 responses
     # keeps prm_collect at a few minutes on 2 CPU cores; all 600 prompts cost ~5x that (docs/BENCHMARKS.md)
-    max_prompts: Optional[int] = 128
-    loss: str = "mse"  # mse | ce
-    init: str = "value"  # PRM initialisation: value (baseline critic) | sft | fresh
-    epochs: int = 4  # PRM training epochs
-    lr: float = 1e-3  # PRM learning rate
-    batch_size: int = 32  # PRM training batch size
-    val_fraction: float = 0.1  # share of prompts held out for PRM metrics
+    max_prompts: Optional[int] = positive(128)
+    loss: str = choice("mse", "ce")  # mse | ce
+    init: str = choice("value", "sft", "fresh")  # PRM initialisation: value (baseline critic) | sft | fresh
+    epochs: int = positive(4)  # PRM training epochs
+    lr: float = positive(1e-3)  # PRM learning rate
+    batch_size: int = positive(32)  # PRM training batch size
+    val_fraction: float = in_range(0.1, 0, 1, hi_open=True)  # share of prompts held out for PRM metrics
     # when the strategy keeps no response: null = stop with an error (a PRM cannot be trained on
     # nothing); full = keep every labelled response, flagged prm_select/fallback_full=1 in the records.
     # For wiring checks only (experiment=smoke sets it: its policy solves nothing, so every prompt is Hard)
-    empty_selection: Optional[str] = None
+    empty_selection: Optional[str] = choice("full", default=None)
 
 
 @dataclass
 class StrategyConfig:
-    name: str = "revised_only"  # full | remove_hard | medium_only | revised_only
+    name: str = choice_of("revised_only", "prmlab.prm.select:STRATEGIES")  # full | remove_hard | medium_only | revised_only
 
 
 @dataclass
 class EvalConfig:
-    n_samples: int = 10  # responses per problem
-    temperature: float = 0.2  # sampling temperature
-    top_p: float = 0.95  # nucleus sampling
-    top_k: int = 0  # top-k (0 = off)
-    max_new_tokens: int = 160  # response length cap
-    ks: List[int] = field(default_factory=lambda: [1, 5, 10])  # pass@k reported
-    length_edges: List[int] = field(default_factory=lambda: [40, 80, 120])  # response-length bucket edges (tokens)
-    split: str = "test"  # which split to evaluate
-    batch_size: int = 256  # sequences sampled at once
+    n_samples: int = positive(10)  # responses per problem
+    temperature: float = nonneg(0.2)  # sampling temperature (0 = greedy) temperature
+    top_p: float = in_range(0.95, 0, 1, lo_open=True)  # nucleus sampling
+    top_k: int = nonneg(0)  # top-k (0 = off)
+    max_new_tokens: int = positive(160)  # response length cap
+    ks: List[int] = each(lambda: [1, 5, 10], positive(1))  # pass@k reported
+    length_edges: List[int] = each(lambda: [40, 80, 120], positive(1), increasing=True)  # response-length bucket edges (tokens)
+    split: str = choice("test", "train", "rl", "val")  # which split to evaluate
+    batch_size: int = positive(256)  # sequences sampled at once
 
 
 @dataclass
 class GradientsConfig:
     enabled: bool = False  # run the pass-rate study's gradient analyses on the baseline's checkpoints
-    prompts: int = 16  # prompt groups per checkpoint
-    group_size: int = 8  # responses per prompt
-    step_size: float = 0.05  # norm of the probe update used for the change in full-pass log-prob
+    prompts: int = positive(16)  # prompt groups per checkpoint
+    group_size: int = positive(8)  # responses per prompt
+    step_size: float = positive(0.05)  # norm of the probe update used for the change in full-pass log-prob
 
 
 @dataclass
 class LoggerConfig:
-    name: str = "wandb"  # wandb | none
+    name: str = choice("wandb", "none")  # wandb | none
     project: str = "prmlab"  # W&B project
     entity: Optional[str] = None  # W&B entity (user or team)
-    mode: str = "offline"  # offline (no network needed) | online | disabled
+    mode: str = choice("offline", "online", "disabled")  # offline (no network needed) | online | disabled
     dir: Optional[str] = None  # where wandb writes (default: the run dir)
 
 
@@ -170,16 +178,16 @@ class Config:
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     gradients: GradientsConfig = field(default_factory=GradientsConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
-    seed: int = 0  # seed of training and sampling
-    device: str = "auto"  # auto | cpu | cuda
+    seed: int = nonneg(0)  # seed of training and sampling
+    device: str = choice("auto", "cpu", "cuda")  # auto | cpu | cuda
     cache_dir: str = "${oc.env:PRMLAB_CACHE,${hydra:runtime.cwd}/.prmlab_cache}"  # stage cache root
     experiment: str = "default"  # experiment name (W&B group)
     tags: List[str] = field(default_factory=list)  # W&B tags
     progress: bool = True  # progress bars
-    threads: int = 0  # torch CPU threads (0 = torch default)
-    # decode loop of every stage: fast (prmlab.fast_sampler, preallocated KV cache) or hf (the HF forward
+    threads: int = nonneg(0)  # torch CPU threads (0 = torch default)
+    # decode loop of every stage: fast (prmlab.sampling.fast, preallocated KV cache) or hf (the HF forward
     # with its own cache, the reference). Same seeds -> same samples up to float near-ties, so not a cache key.
-    sampler: str = "fast"
+    sampler: str = choice("fast", "hf")
 
 
 def register_configs() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections import defaultdict
 from math import comb
 from typing import Iterable, Sequence
@@ -43,8 +44,29 @@ def length_bucket(n_tokens: int, edges: Sequence[int]) -> str:
     return f"{lo}+"
 
 
+def pass1_standard_errors(per_problem: Sequence[tuple[int, int]]) -> tuple[float, float]:
+    """Standard errors of pass@1 = mean_i c_i / n_i over N problems, from (n_i, c_i) pairs.
+
+    * sampling (the evaluation's own noise: the same problems, new responses):
+      sqrt(sum_i p_i (1 - p_i) / (n_i - 1)) / N with p_i = c_i / n_i, the unbiased estimate of
+      Var(c_i / n_i) = p (1 - p) / n_i for a problem solved with probability p; problems with one
+      sample contribute nothing (no estimate of their variance).
+    * problems (new problems from the same distribution, too): the standard error of the mean of
+      the p_i, sd(p_i) / sqrt(N) with the N - 1 denominator.
+    """
+    N = len(per_problem)
+    if N == 0:
+        return float("nan"), float("nan")
+    ps = [c / n for n, c in per_problem]
+    var = sum(p * (1 - p) / (n - 1) for p, (n, _) in zip(ps, per_problem) if n > 1)
+    mean = sum(ps) / N
+    sd = math.sqrt(sum((p - mean) ** 2 for p in ps) / (N - 1)) if N > 1 else float("nan")
+    return math.sqrt(var) / N, sd / math.sqrt(N)
+
+
 def summarize(samples: Iterable[dict], ks: Sequence[int], edges: Sequence[int]) -> dict:
-    """pass@k overall/by difficulty/by category, pass@1 by length bucket, from sample records."""
+    """pass@k overall/by difficulty/by category, pass@1 by length bucket, and the standard errors of
+    pass@1 (``pass1_standard_errors``), from sample records."""
     samples = list(samples)
     by_problem: dict[str, list[dict]] = defaultdict(list)
     for s in samples:
@@ -61,6 +83,9 @@ def summarize(samples: Iterable[dict], ks: Sequence[int], edges: Sequence[int]) 
             if vals:
                 out[f"eval/pass@{k}{suffix}"] = sum(vals) / len(vals)
         out[f"eval/n_problems{suffix}"] = len(probs)
+    counts = [(len(ss), sum(s["all_passed"] for s in ss)) for ss in groups[""]]
+    if counts:
+        out["eval/pass@1_se"], out["eval/pass@1_se_problems"] = pass1_standard_errors(counts)
     buckets: dict[str, list[bool]] = defaultdict(list)
     for s in samples:
         buckets[length_bucket(s["n_tokens"], edges)].append(s["all_passed"])

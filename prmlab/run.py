@@ -1,8 +1,10 @@
 """Hydra entry point: ``python -m prmlab.run [overrides]`` or ``-m`` for sweeps.
 
-Composes the config (typed: unknown keys and wrong types fail here), checks the values that a
-schema cannot (choices, files), builds the stage plan, runs it against the stage cache, writes
-the run records and prints a one-screen summary. Algorithm code lives in the stage modules.
+Composes the config (typed: unknown keys and wrong types fail here) and checks every value
+against the ranges declared in the schema (prmlab.validation) before Hydra starts the job; an
+invalid config exits 2 with one line naming the field. Then builds the stage plan, runs it
+against the stage cache, writes the run records and prints a one-screen summary. Algorithm code
+lives in the stage modules.
 """
 from __future__ import annotations
 
@@ -20,33 +22,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from prmlab.config import register_configs
-from prmlab.errors import PrmlabError
+from prmlab.errors import ConfigError, PrmlabError
+from prmlab.layout import SAMPLES_FILE
+from prmlab.validation import compose_error, validate
 
 log = logging.getLogger("prmlab")
-
-CHOICES = {
-    "task.name": ("synthetic", "humaneval", "livecodebench"),
-    "model.name": ("tiny", "hf"),
-    "model.arch": ("gpt2", "llama"),
-    "model.dtype": ("auto", "amp_bf16", "float32", "bfloat16", "float16"),
-    "algo.name": ("none", "ppo", "grpo", "rloo"),
-    "sampler": ("fast", "hf"),
-    "algo.kl_estimator": ("k1", "k2", "k3"),
-    "algo.loss_agg": ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm"),
-    "reward.name": ("binary", "pass_rate"),
-    "prm.search": ("binary", "linear"),
-    "prm.loss": ("mse", "ce"),
-    "prm.init": ("value", "sft", "fresh"),
-    "strategy.name": ("full", "remove_hard", "medium_only", "revised_only"),
-    "logger.name": ("wandb", "none"),
-    "logger.mode": ("offline", "online", "disabled"),
-    "sandbox.isolation": ("auto", "namespaces", "process"),
-    "device": ("auto", "cpu", "cuda"),
-}
-POSITIVE = ("task.n_test", "sft.batch_size", "algo.prompts_per_step", "algo.group_size", "algo.minibatch_size",
-            "eval.n_samples", "eval.max_new_tokens", "algo.max_new_tokens", "prm.samples_per_prompt",
-            "prm.completions", "algo.n_checkpoints")
-
 
 def _slug(s: str) -> str:
     s = re.sub(r"[^A-Za-z0-9_.,=+-]+", "-", s or "")
@@ -70,30 +50,6 @@ def _register_resolvers() -> None:
         OmegaConf.register_new_resolver("prmlab_run_name", _run_name)
     if not OmegaConf.has_resolver("prmlab_slug"):
         OmegaConf.register_new_resolver("prmlab_slug", _slug)
-
-
-def validate(cfg: DictConfig) -> None:
-    """Checks a dataclass schema cannot express; each names the field and what was expected."""
-    for path, allowed in CHOICES.items():
-        v = OmegaConf.select(cfg, path)
-        if v not in allowed:
-            raise PrmlabError(f"{path}={v!r} is not valid; expected one of {', '.join(allowed)}")
-    for path in POSITIVE:
-        v = OmegaConf.select(cfg, path)
-        if v is None or v <= 0:
-            raise PrmlabError(f"{path}={v!r} is not valid; expected a positive integer")
-    if cfg.model.name == "hf":
-        from prmlab.models import check_checkpoint
-
-        if not cfg.model.path:
-            raise PrmlabError("model.path: model=hf needs model.path=DIR (a local Hugging Face checkpoint)")
-        check_checkpoint(cfg.model.path)
-    if cfg.task.name == "livecodebench" and not (cfg.task.path and Path(cfg.task.path).is_file()):
-        raise PrmlabError(f"task.path: LiveCodeBench file not found: {cfg.task.path!r}")
-    if cfg.eval.n_samples < 1 or any(k < 1 for k in cfg.eval.ks):
-        raise PrmlabError("eval.ks: every k must be >= 1")
-    if cfg.eval.length_edges != sorted(cfg.eval.length_edges):
-        raise PrmlabError(f"eval.length_edges={list(cfg.eval.length_edges)} must be increasing")
 
 
 def run(cfg: DictConfig) -> dict:
@@ -125,8 +81,8 @@ def run(cfg: DictConfig) -> dict:
             exit_code = 0
             return {}
         eval_dir = results[-1].path
-        if (eval_dir / "samples.jsonl").is_file():
-            shutil.copyfile(eval_dir / "samples.jsonl", run_dir / "samples.jsonl")
+        if (eval_dir / SAMPLES_FILE).is_file():
+            shutil.copyfile(eval_dir / SAMPLES_FILE, run_dir / SAMPLES_FILE)
         summary = {"overrides": overrides, "experiment": cfg.experiment, "seed": cfg.seed,
                    "wall_time_s": time.time() - t0,
                    "stages": {r.name: {"status": r.status, "key": r.key, "seconds": round(r.seconds, 2),
@@ -154,9 +110,12 @@ def print_summary(summary: dict, run_dir: Path) -> None:
         lines.append(f"  {name:<12} {st['status']:<9} {st['seconds']:>8.1f}s  key {st['key']}")
     ev = {k[len("eval/"):]: v for k, v in summary.items() if k.startswith("eval/pass")}
     if "pass@1" in ev:
-        ks = sorted({k.split("/")[0] for k in ev if k.startswith("pass@")}, key=lambda k: int(k[5:]))
+        ks = sorted({k.split("/")[0] for k in ev if re.fullmatch(r"pass@\d+", k.split("/")[0])}, key=lambda k: int(k[5:]))
         lines.append("  held-out " + "  ".join(f"{k} {ev[k]:.3f}" for k in ks if k in ev)
                      + f"   test pass rate {ev.get('pass_rate', float('nan')):.3f}")
+        if "pass@1_se" in ev:  # the evaluation's own noise: same problems, new samples; and new problems too
+            lines.append(f"  pass@1 standard error {ev['pass@1_se']:.3f} (sampling)   "
+                         f"{ev.get('pass@1_se_problems', float('nan')):.3f} (problems and sampling)")
         for title, keys in (("difficulty", ("easy", "medium", "hard")), ("category", None), ("length", None)):
             if keys is None:
                 pref = "len_" if title == "length" else None
@@ -177,14 +136,89 @@ _register_resolvers()
 register_configs()
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
-def main(cfg: DictConfig) -> None:
+CONFIG_PATH, CONFIG_NAME = "../conf", "config"  # relative to this file, as hydra.main takes them
+
+
+def _task(cfg: DictConfig) -> None:
     try:
         run(cfg)
+    except ConfigError as e:  # composed fine but invalid (a sweeper whose jobs preflight cannot list)
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
     except PrmlabError as e:
         log.error("%s", e)
         print(f"error: {e}", file=sys.stderr, flush=True)
         sys.exit(2)
+
+
+_hydra_main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=CONFIG_NAME)(_task)
+
+
+def preflight(argv: list[str]) -> int:
+    """Compose every config the command line asks for (each job of a ``-m`` sweep, with the
+    experiment's ``hydra.sweeper.params``) and validate it, the way Hydra will compose it, before
+    Hydra makes a run dir or any stage runs. Raises ConfigError (one line); returns the number of
+    configs checked (0 for commands that run nothing: --help, --info, --cfg only composes)."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra._internal.hydra import Hydra
+    from hydra._internal.utils import create_automatic_config_search_path, get_args_parser
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+
+    args = get_args_parser().parse_args(argv)
+    if args.help or args.hydra_help or args.info or args.shell_completion or args.experimental_rerun:
+        return 0
+    config_name = args.config_name or CONFIG_NAME
+    # as Hydra finds conf/ for ``python -m prmlab.run`` (relative to this file), also when imported
+    search_path = create_automatic_config_search_path(__file__, None, args.config_path or CONFIG_PATH)
+    if args.config_dir is not None:
+        from hydra.core.config_search_path import SearchPathQuery
+
+        search_path.prepend(provider="command-line", path=f"file://{os.path.abspath(args.config_dir)}",
+                            anchor=SearchPathQuery(provider="schema"))
+    GlobalHydra.instance().clear()
+    try:
+        hyd = Hydra.create_main_hydra2(task_name="run", config_search_path=search_path)
+        overrides = list(args.overrides)
+        mode = hyd.get_mode(config_name=config_name, overrides=overrides)
+        multirun = args.multirun or mode == RunMode.MULTIRUN  # as Hydra decides it (hydra.mode, -m)
+        mode = RunMode.MULTIRUN if multirun and not args.cfg else RunMode.RUN
+        master = hyd.compose_config(config_name, overrides, run_mode=mode, from_shell=True, with_log_configuration=False)
+        if args.cfg:
+            return 0
+        jobs = [master]
+        if mode == RunMode.MULTIRUN:
+            if master.hydra.sweeper.get("_target_") != f"{BasicSweeper.__module__}.{BasicSweeper.__name__}":
+                return 0  # another sweeper lists its own jobs; each job is validated when it starts
+            params = master.hydra.sweeper.get("params") or {}
+            sweep = [f"{k}={v}" for k, v in params.items()] + list(master.hydra.overrides.task)
+            parsed = OverridesParser.create(config_loader=hyd.config_loader).parse_overrides(sweep)
+            jobs = [hyd.config_loader.load_sweep_config(master, list(job))
+                    for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+    except ConfigError:
+        raise
+    except Exception as e:  # Hydra's and OmegaConf's own errors: unknown key, wrong type, missing option, ...
+        raise compose_error(e) from e
+    finally:
+        GlobalHydra.instance().clear()
+    for job in jobs:
+        HydraConfig.instance().set_config(job)
+        with open_dict(job):
+            job.pop("hydra")
+        validate(job)
+    return len(jobs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m prmlab.run``: a config error exits 2 with one line on stderr, before anything is written."""
+    try:
+        preflight(sys.argv[1:] if argv is None else argv)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        sys.exit(2)
+    _hydra_main()
 
 
 if __name__ == "__main__":

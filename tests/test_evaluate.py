@@ -37,3 +37,27 @@ def test_summarize_breakdowns():
     assert m["eval/pass@1/contest"] == 0.0 and m["eval/n_problems/nl2alg"] == 1
     assert m["eval/pass@1/len_0-40"] == pytest.approx(0.5) and m["eval/pass@1/len_80+"] == 0.0
     assert m["eval/pass_rate"] == pytest.approx(0.25)
+
+
+def test_pass1_standard_errors_by_hand():
+    from prmlab.evaluate import pass1_standard_errors
+
+    # p = 0.5 (n=10), 0.0 (n=10), 1.0 (n=4), 0.25 (n=4)
+    se, se_problems = pass1_standard_errors([(10, 5), (10, 0), (4, 4), (4, 1)])
+    # sampling: sqrt(0.25/9 + 0 + 0 + 0.1875/3) / 4 = sqrt(0.0902778) / 4
+    assert se == pytest.approx(0.0902778 ** 0.5 / 4, rel=1e-5)
+    # problems: mean 0.4375; squared deviations 0.00390625, 0.19140625, 0.31640625, 0.03515625 sum 0.546875
+    assert se_problems == pytest.approx((0.546875 / 3) ** 0.5 / 2, rel=1e-9)
+    # the rule of thumb: 150 problems x 10 samples at p = 0.2 is about 1.1 points of sampling error
+    se150, _ = pass1_standard_errors([(10, 2)] * 150)
+    assert se150 == pytest.approx((0.16 / 9 * 150) ** 0.5 / 150, rel=1e-9) and 0.010 < se150 < 0.012
+    assert pass1_standard_errors([(1, 1)])[0] == 0.0
+
+
+def test_summarize_reports_the_standard_errors():
+    samples = [{"problem_id": p, "difficulty": "easy", "category": "nl2alg", "all_passed": ok, "pass_rate": float(ok),
+                "n_tokens": 10, "n_lines": 2} for p, oks in (("a", (1, 0)), ("b", (1, 1))) for ok in oks]
+    out = summarize(samples, [1], [40])
+    assert out["eval/pass@1"] == pytest.approx(0.75)
+    assert out["eval/pass@1_se"] == pytest.approx((0.25 / 1) ** 0.5 / 2)
+    assert out["eval/pass@1_se_problems"] == pytest.approx(((0.25 ** 2 * 2) / 1) ** 0.5 / 2 ** 0.5)
