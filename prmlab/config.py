@@ -30,6 +30,10 @@ class TaskConfig:
     n_rl: int = nonneg(600)  # synthetic: RL prompts (RL, PRM data, gradient analyses), disjoint from SFT's; 0 = reuse train
     n_val: int = nonneg(60)  # synthetic: validation problems (PRM held-out metrics)
     n_test: int = positive(150)  # synthetic: held-out test problems (evaluation)
+    # synthetic: share of every split drawn from the long tier (step-by-step programs of 15-28 code lines,
+    # references of ~100-200 tokens; the long-horizon regime). 0 = off. > 0 needs room for the long
+    # references: sft.max_len and the rollout/eval max_new_tokens (checked at compose time)
+    long_share: float = prob(0.0)
     path: Optional[str] = existing_file(None)  # livecodebench: JSONL file of code_generation rows
     date_from: Optional[str] = date(None)  # livecodebench: keep problems with contest_date >= this (YYYY-MM-DD)
     date_to: Optional[str] = date(None)  # livecodebench: keep problems with contest_date <= this (YYYY-MM-DD)
@@ -70,8 +74,9 @@ class AlgoConfig:
     steps: int = positive(60)  # RL updates (each on prompts_per_step x group_size rollouts)
     prompts_per_step: int = positive(16)  # prompt groups trained on per update
     # DAPO dynamic sampling: sample oversample x prompts_per_step prompts, train on prompts_per_step groups,
-    # those whose rewards disagree first (prmlab.rewards.select_groups); 1 = off
-    oversample: int = positive(4)
+    # those whose rewards disagree first (prmlab.rewards.select_groups). 1 = off, both papers' recipe
+    # (every sampled group is trained on); > 1 is an ablation (its own rows in the reports)
+    oversample: int = positive(1)
     group_size: int = positive(8)  # responses per prompt (G for GRPO/RLOO)
     lr: float = positive(1e-4)  # policy learning rate (AdamW, constant); calibrated, see docs/RESULTS.md
     value_lr: float = positive(1e-3)  # critic learning rate (PPO)
@@ -81,9 +86,11 @@ class AlgoConfig:
     value_clip: Optional[float] = positive(0.2)  # PPO value clip range (null = unclipped)
     vf_coef: float = nonneg(0.5)  # weight of the value loss (PPO)
     gamma: float = prob(1.0)  # GAE discount
-    lam: float = prob(0.95)  # GAE lambda
+    lam: float = prob(0.95)  # GAE lambda (< 1 so the critic's estimates enter PPO's advantages; 1 = Monte-Carlo, an ablation)
     kl_coef: float = nonneg(0.02)  # beta: KL penalty to the reference (SFT) policy; 0 turns it off
-    kl_estimator: str = choice_of("k3", "prmlab.algos.core:KL_ESTIMATORS")  # k1 | k2 | k3 (Schulman's estimators; k1 only with ppo)
+    # k1 | k2 | k3 (Schulman's estimators). PPO adds it to the reward (conf/algo/ppo.yaml: k1, the only one whose
+    # reward-form gradient is the KL's); GRPO/RLOO add it to the loss (k3; k1 is refused there: zero expected gradient)
+    kl_estimator: str = choice_of("k3", "prmlab.algos.core:KL_ESTIMATORS")
     whiten_advantages: bool = True  # PPO: normalise advantages over the batch
     scale_by_std: bool = True  # GRPO: divide group-centred rewards by the group std
     loss_agg: str = choice_of("token_mean", "prmlab.algos.core:LOSS_AGGS")  # token_mean | seq_mean_token_mean | seq_mean_token_sum_norm
@@ -107,9 +114,15 @@ class RewardConfig:
 class PRMConfig:
     dense: bool = False  # DenseReward: add lambda * PRM(prefix_j) / M at each line end
     value_init: bool = False  # ValueInit: initialise the PPO critic from the PRM
+    # ValueInit's output scale: reward (the PRM's [-1, 1] mapped affinely onto the outcome reward's range, so
+    # the critic starts on the scale of the returns it predicts) | label (the PRM's ±1 as is: an ablation)
+    value_scale: str = choice_of("reward", "prmlab.prm.use:VALUE_SCALES")
     lambda_fail: float = nonneg(0.5)  # dense weight when the response fails the tests
     lambda_pass: float = nonneg(0.0)  # dense weight when it passes (paper: 0)
     length_norm: bool = True  # divide dense rewards by the number of lines M
+    # what M counts: all_lines (the paper: every line, comments and blanks too) | code_lines (an ablation:
+    # comment padding cannot dilute a failing response's penalty)
+    dense_norm: str = choice_of("all_lines", "prmlab.prm.use:DENSE_NORMS")
     neutral_label: bool = True  # comment/blank lines get label 0
     skip_neutral: bool = True  # only check prefixes that end on a code line (saves checks)
     samples_per_prompt: int = positive(4)  # N: responses per training prompt and checkpoint

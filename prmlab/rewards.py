@@ -36,6 +36,15 @@ def outcome_scores(verdicts: Sequence[Verdict], cfg) -> Tensor:
     return torch.tensor(values, dtype=torch.float32)
 
 
+def reward_range(cfg) -> tuple[float, float]:
+    """The outcome reward's (lowest, highest) value: (fail_value, pass_value) or (0, 1) for pass_rate."""
+    if cfg.name == "binary":
+        return float(cfg.fail_value), float(cfg.pass_value)
+    if cfg.name == "pass_rate":
+        return 0.0, 1.0
+    raise ValueError(f"unknown reward {cfg.name!r}; expected one of {OUTCOME_REWARDS}")
+
+
 def last_token_index(response_mask: Tensor) -> Tensor:
     """Column of the last real token of each row ``[B]`` (-1 for an empty response)."""
     cols = torch.arange(response_mask.shape[1], device=response_mask.device)

@@ -52,7 +52,8 @@ STAGES: dict[str, Stage] = {
               _lazy("prmlab.prm.train:prm_train_stage")),
         # v2: dynamic sampling ranks groups on outcome disagreement before dense-only disagreement
         Stage("rl", 2,
-              ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm"),
+              ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm",
+                              "prm.dense_norm", "prm.value_scale"),
               _lazy("prmlab.rl.stages:rl_stage"), distributed=True),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
               _lazy("prmlab.gradients:gradients_stage")),

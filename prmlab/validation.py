@@ -275,6 +275,17 @@ def _task(cfg) -> None:
     path = OmegaConf.select(cfg, "task.path", throw_on_missing=False)
     if t.name == "livecodebench" and not path:
         raise invalid("task.path", path, "a LiveCodeBench JSONL file with task=livecodebench")
+    if t.name == "synthetic" and t.long_share > 0:
+        from prmlab.tasks.synthetic import LONG_MAX_LEN, LONG_NEW_TOKENS
+
+        # the long tier's prompts reach ~290 tokens and its references ~190: shorter limits would
+        # truncate its SFT targets or cut its responses before the program ends
+        if cfg.sft.max_len < LONG_MAX_LEN:
+            raise invalid("sft.max_len", cfg.sft.max_len, f">= {LONG_MAX_LEN} with task.long_share > 0 (long prompt + reference)")
+        for key in ("algo.max_new_tokens", "eval.max_new_tokens"):
+            v = OmegaConf.select(cfg, key)
+            if v < LONG_NEW_TOKENS:
+                raise invalid(key, v, f">= {LONG_NEW_TOKENS} with task.long_share > 0 (the long references' length)")
     if t.date_from and t.date_to and t.date_from > t.date_to:
         raise invalid("task.date_from", t.date_from, f"<= task.date_to={t.date_to!r}")
     split, ev = cfg.eval.split, {"train": t.n_train, "rl": t.n_rl, "val": t.n_val, "test": t.n_test}
@@ -289,6 +300,16 @@ def _eval(cfg) -> None:
     e = cfg.eval
     if max(e.ks, default=1) > e.n_samples:
         raise invalid("eval.ks", list(e.ks), f"every k <= eval.n_samples={e.n_samples} (pass@k needs k samples)")
+
+
+@cross_check
+def _prm(cfg) -> None:
+    p = cfg.prm
+    if cfg.algo.name == "ppo" and p.value_init and p.loss == "ce":
+        # ValueInit maps the PRM's [-1, 1] output onto the reward scale through the critic's linear
+        # head (prmlab.prm.use.make_critic); a CE PRM outputs logits, which no affine map puts there
+        raise invalid("prm.loss", "ce", "mse with prm.value_init=true and algo=ppo (ValueInit needs an output on "
+                      "the label scale; use a CE PRM for DenseReward only)")
 
 
 @cross_check

@@ -13,17 +13,21 @@ from analysis.overrides import sweep_jobs
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = conf.experiments()  # the conf/experiment/*.yaml files that declare a sweep
 EXPECTED = {
-    # what each experiment's sweep must be: (jobs of the sweep, {config path: value every job shares})
+    # what each experiment's sweep must be: (jobs of the sweep, {config path: value every job shares});
+    # seeds: SEEDS[name] (default 0,1,2)
     "rl_core": (4 * 2 * 3, {"sft.seed": 0}),
     "table1": (2 * 2 * 2 * 3, {}),
     "table2": (4 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True}),
     "fig3_length": (2 * 3, {"algo.name": "ppo", "eval.n_samples": 20}),
     "fig4_data": (2 * 4 * 3, {"algo.name": "ppo", "sft.seed": 0}),
     "reward_weighting": (4 * 3, {"algo.name": "ppo", "prm.dense": True}),
-    "passrate_study": (2 * 2 * 2 * 3, {"sft.seed": 0}),
+    "passrate_study": (2 * 2 * 2 * 2 * 3, {"sft.seed": 0}),  # reward x ablation (dynamic sampling) x algo x model x seed
+    "noise": (8, {"algo.name": "ppo", "prm.dense": False, "prm.value_init": False, "sft.seed": 0}),
+    "recipe_ablations": (6 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0}),
     "passrate_gradients": (2 * 3, {"algo.name": "grpo", "reward.name": "binary", "gradients.enabled": True,
                                    "sft.seed": 0}),
 }
+SEEDS = {"noise": "0,1,2,3,4,5,6,7"}  # the noise study's 8 seeds; every other experiment 3
 
 
 def test_experiments_are_the_experiment_files_that_declare_a_sweep():
@@ -52,7 +56,7 @@ def test_non_result_keys_are_the_keys_hydra_leaves_out_of_job_dir_names(compose)
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
-def test_experiment_file_composes_and_sweeps_three_seeds(name, compose):
+def test_experiment_file_composes_and_sweeps_its_seeds(name, compose):
     path = ROOT / "conf" / "experiment" / f"{name}.yaml"
     head = path.read_text().splitlines()
     assert head[0] == "# @package _global_"  # Hydra reads the package header before any other comment
@@ -60,7 +64,7 @@ def test_experiment_file_composes_and_sweeps_three_seeds(name, compose):
     cfg = compose([f"experiment={name}"], return_hydra_config=True)
     assert cfg.experiment == name
     params = OmegaConf.to_container(cfg.hydra.sweeper.params)
-    assert params["seed"] == "0,1,2"
+    assert params["seed"] == SEEDS.get(name, "0,1,2")
     n_jobs, shared = EXPECTED[name]
     assert len(sweep_jobs(params)) == n_jobs
     for key, value in shared.items():
@@ -77,7 +81,7 @@ def test_every_swept_value_composes(compose):
         while needed:
             job = max(jobs, key=lambda j: len(needed & set(j)))
             cfg = compose([f"experiment={name}", *job])
-            assert cfg.experiment == name and cfg.seed in (0, 1, 2)
+            assert cfg.experiment == name and cfg.seed in range(8)
             needed -= set(job)
 
 

@@ -20,7 +20,7 @@ from prmlab.stages import STAGES, build_plan
 from prmlab.types import TestOutcome as Outcome
 from prmlab.types import Verdict
 
-PROMPTS, OVERSAMPLE, G = 4, 2, 4  # experiment=smoke: prompts_per_step, oversample, group_size
+PROMPTS, OVERSAMPLE, G = 4, 2, 4  # experiment=smoke: prompts_per_step, group_size; algo.oversample=2 (dynamic sampling on)
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,8 @@ def upstream(tmp_path_factory):
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["experiment=smoke", "algo=grpo", "prm=none", "logger=none", "progress=false",
-                                           f"cache_dir={tmp / 'cache'}", "reward=pass_rate"])
+                                           f"cache_dir={tmp / 'cache'}", "reward=pass_rate",
+                                           f"algo.oversample={OVERSAMPLE}"])
     GlobalHydra.instance().clear()
     rt = Runtime(cfg)
     results = run_plan(cfg, build_plan(cfg)[:2], StageCache(cfg.cache_dir), rt, NullTracker())

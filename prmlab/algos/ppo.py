@@ -7,11 +7,15 @@ Ziegler et al., 2019 and Ouyang et al., 2022, which the PRM paper follows):
        r_t = task_t - beta * kl_t,   kl_t = KL-estimator(log pi_old(a_t|s_t), log pi_ref(a_t|s_t))
    ``task_t`` is ``batch.rewards``: the outcome reward on the last response token plus any dense
    PRM terms on line-end tokens (prmlab.rewards). The KL penalty sits on every token, as in
-   Ouyang et al. (2022). The estimator is ``cfg.kl_estimator``; the classic choice in the reward
-   is k1 = log pi - log pi_ref (Ziegler et al., 2019; Stiennon et al., 2020), whose sum over the
-   response is the sampled log-ratio of the whole sequence. k3 is also an unbiased estimate of
-   the per-token KL and never negative, with lower variance (Schulman, 2020), so either is sound
-   here (the penalty enters as a reward, so only its value matters, not its gradient).
+   Ouyang et al. (2022). The estimator is ``cfg.kl_estimator``; the recipe (conf/algo/ppo.yaml)
+   is k1 = log pi_old - log pi_ref (Ziegler et al., 2019; Stiennon et al., 2020), whose sum over
+   the response is the sampled log-ratio of the whole sequence. Why k1 and not k3: a penalty in
+   the reward is detached, so what reaches the policy is its score-function gradient
+   E_pi[k(a) ∇ log pi(a)]. For k1 this is exactly ∇ KL(pi‖ref) (E_pi[∇ log pi] = 0). For
+   k3 = ref/pi - 1 - log(ref/pi) it is ∇ KL(pi‖ref) - ∇ KL(ref‖pi): the two terms agree to
+   second order near the reference and nearly cancel, leaving a few percent of the true KL
+   gradient. k3's low variance and non-negativity matter for its *value*, not for this
+   gradient, so k3 (or k2) in PPO's reward is an ablation, not the recipe.
 2. GAE (Schulman et al., 2016) with the critic values V(s_t) recorded at sampling time:
        delta_t = r_t + gamma V(s_{t+1}) - V(s_t),   A_t = delta_t + gamma lam A_{t+1},
    V = 0 after the last token (the episode ends there); returns R_t = A_t + V(s_t) (the lambda-
@@ -31,9 +35,14 @@ Alignment: ``values[:, t]`` is V(s_t), the value model's output at the column ju
 response token t (the column whose logits score token t); see prmlab.algos.core. Fill
 ``RolloutBatch.values`` with ``response_values`` so sampling and training agree.
 
-Departures: the policy and critic are run with dropout off during updates (see
-``core.eval_mode``); the value loss uses the same ``loss_agg`` as the policy loss; ``algo=ppo``
-sets lambda = 1 (conf/algo/ppo.yaml says why), where RLHF codebases commonly use 0.95.
+Departures from the paper's recipe:
+  1. The policy and critic are run with dropout off during updates (see ``core.eval_mode``).
+  2. The value loss uses the same ``loss_agg`` as the policy loss.
+  3. Advantages are whitened over the batch (``algo.whiten_advantages``), as PPO implementations
+     do; the paper does not say.
+  Ablations measured against the recipe: ``algo.lam=1.0`` (Monte-Carlo advantages: the critic is
+  then only a baseline), ``algo.kl_estimator=k3`` (algorithm step 1), ``algo.oversample>1`` (dynamic
+  sampling, which drops the all-fail groups DenseReward exists for).
 """
 from __future__ import annotations
 

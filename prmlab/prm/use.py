@@ -24,9 +24,15 @@ Departures from the paper (each a choice the paper does not spell out, or a know
      enlarge M and so shrink the other lines' terms: comment padding dilutes a failing response's
      negative dense sum. ``prm.dense_norm=code_lines`` (an ablation) divides by the number of
      code lines instead, which padding cannot change.
-  4. ValueInit starts on the PRM's label scale (±1 per line), while the default outcome reward is
-     0/1 and the critic predicts returns on that scale: the critic's step-0 explained variance is
-     negative. The paper pairs ValueInit with its own reward scale; prmlab does not rescale.
+  4. ValueInit (``prm.value_scale=reward``): the PRM predicts a prefix's label on [-1, 1], the critic
+     the return on the outcome reward's scale [fail, pass] (0/1 by default). The critic's head is
+     the PRM's head mapped affinely, V = lo + (hi - lo)(PRM + 1)/2 (``label_to_reward``), so -1
+     (not completable) starts at the failing reward and +1 at the passing one. The returns also
+     hold the KL penalty and the dense terms, which this map ignores (both are small). The paper
+     states no map; with its ±1 reward the map is the identity. ``prm.value_scale=label`` keeps
+     the PRM's head as is (an ablation; with a 0/1 reward its step-0 explained variance is
+     negative). A CE PRM's logits cannot be mapped by a linear head, so ValueInit refuses
+     ``prm.loss=ce`` (prmlab.validation).
   5. Several lines whose newlines fall in one token (BPE merges ``"\\n\\n"``) add their terms at
      that token; a last line without a newline ends at the last response token.
 """
@@ -47,6 +53,7 @@ from prmlab.types import Rollout
 
 PRM_LOSSES: tuple[str, ...] = ("mse", "ce")
 DENSE_NORMS: tuple[str, ...] = ("all_lines", "code_lines")  # what M counts in lambda * PRM_j / M
+VALUE_SCALES: tuple[str, ...] = ("reward", "label")  # ValueInit's output: mapped to the reward's range | as is
 
 
 def to_reward_scale(scores: Tensor, loss: str) -> Tensor:
@@ -54,6 +61,11 @@ def to_reward_scale(scores: Tensor, loss: str) -> Tensor:
     if loss not in PRM_LOSSES:
         raise ValueError(f"unknown PRM loss {loss!r}; expected one of {', '.join(PRM_LOSSES)}")
     return scores if loss == "mse" else 2 * torch.sigmoid(scores) - 1
+
+
+def label_to_reward(v: Tensor, lo: float, hi: float) -> Tensor:
+    """The PRM's label scale [-1, 1] mapped affinely onto the reward range [lo, hi]."""
+    return lo + (hi - lo) * (v + 1) / 2
 
 
 def write_prm_meta(prm_path: Path, loss: str, init: str) -> None:
@@ -127,7 +139,7 @@ class DenseReward:
         path = prm_dir(prm_train_entry)
         prm = ScalarHeadModel.load(path, device, dtype).eval().requires_grad_(False)
         return cls(prm, prm_loss_of(path), prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm,
-                   prm_cfg.get("dense_norm") or "all_lines")
+                   prm_cfg.dense_norm)
 
     def __call__(self, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
                  passed: Sequence[bool], T: int) -> Tensor:
@@ -146,9 +158,21 @@ def value_init_dir(prm_train_entry: Optional[Path], cfg) -> Optional[Path]:
     return prm_dir(prm_train_entry)
 
 
-def make_critic(sft_policy: Path, value_init: Optional[Path], device, dtype) -> ScalarHeadModel:
+def make_critic(sft_policy: Path, value_init: Optional[Path], device, dtype,
+                reward_range: Optional[tuple[float, float]] = None) -> ScalarHeadModel:
     """PPO's value model: the PRM's weights, backbone and head, when ``value_init`` names a PRM
-    dir (ValueInit); else a fresh scalar head on a copy of the SFT policy's backbone."""
-    if value_init is not None:
-        return ScalarHeadModel.load(value_init, device, dtype)
-    return ScalarHeadModel.from_causal_lm(sft_policy, device, dtype)
+    dir (ValueInit); else a fresh scalar head on a copy of the SFT policy's backbone.
+
+    ``reward_range=(lo, hi)`` puts a ValueInit critic on the reward's scale (departure 4): its head
+    becomes ``label_to_reward(head, lo, hi)``, exact because the map is affine."""
+    if value_init is None:
+        return ScalarHeadModel.from_causal_lm(sft_policy, device, dtype)
+    critic = ScalarHeadModel.load(value_init, device, dtype)
+    if reward_range is not None:
+        if prm_loss_of(value_init) != "mse":
+            raise ValueError(f"{value_init}: ValueInit maps an MSE PRM's output; a CE PRM's logits are not affine in it")
+        lo, hi = reward_range
+        with torch.no_grad():
+            critic.head.weight.mul_((hi - lo) / 2)
+            critic.head.bias.copy_(label_to_reward(critic.head.bias, lo, hi))
+    return critic

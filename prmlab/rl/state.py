@@ -21,6 +21,7 @@ from typing import Any, Optional
 import torch
 
 from prmlab import distributed as D
+from prmlab import rewards
 from prmlab.algos import get_algo
 from prmlab.errors import PrmlabError
 from prmlab.layout import CHECKPOINTS_DIR, PROBLEMS_FILE, checkpoint_dir, policy_dir, value_dir
@@ -75,7 +76,8 @@ def setup(ctx, value_init: Optional[Path]) -> RLState:
     opt = torch.optim.AdamW(policy.parameters(), lr=acfg.lr, weight_decay=0.0)
     value_model = value_opt = None
     if acfg.name == "ppo":
-        value_model = make_critic(sft_policy, value_init, rt.device, rt.dtype)
+        scale = rewards.reward_range(cfg.reward) if cfg.prm.value_scale == "reward" else None
+        value_model = make_critic(sft_policy, value_init, rt.device, rt.dtype, reward_range=scale)
         value_opt = torch.optim.AdamW(value_model.parameters(), lr=acfg.value_lr, weight_decay=0.0)
     world, rank = D.world(), D.rank()
     if acfg.prompts_per_step % world:

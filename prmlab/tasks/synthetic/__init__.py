@@ -75,6 +75,8 @@ from prmlab.tasks.synthetic.common import (
     _FAMILIES,
     CATEGORIES,
     LONG_DIFFICULTY,
+    LONG_MAX_LEN,
+    LONG_NEW_TOKENS,
     LONG_TIER,
     N_TESTS,
     TIER_LINES,
@@ -86,7 +88,7 @@ from prmlab.tasks.synthetic.common import (
 )
 from prmlab.types import Problem
 
-__all__ = ["CATEGORIES", "LONG_DIFFICULTY", "LONG_TIER", "N_TESTS", "TIER_LINES", "TIERS", "family_names",
+__all__ = ["CATEGORIES", "LONG_DIFFICULTY", "LONG_MAX_LEN", "LONG_NEW_TOKENS", "LONG_TIER", "N_TESTS", "TIER_LINES", "TIERS", "family_names",
            "generate_suite", "n_long", "tier_of"]
 
 _MAX_TRIES = 40  # fresh-key draws per family before the round-robin moves to the next family

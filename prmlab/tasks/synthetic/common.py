@@ -34,6 +34,11 @@ TIERS = ("easy", "medium", "hard")
 # ``meta["tier"]`` (their tier is their difficulty).
 LONG_TIER = "long"
 LONG_DIFFICULTY = "hard"
+# Room the long tier needs (tiny default tokenizer; benchmarks/long_tier_calibration.py prints the
+# figures): prompt + reference up to ~480 tokens for SFT, references up to ~190 tokens when sampled,
+# and prompt (up to ~290) + response must fit a 512-position context.
+LONG_MAX_LEN = 512
+LONG_NEW_TOKENS = 224
 TIER_LINES = {"easy": (1, 3), "medium": (4, 7), "hard": (8, 14), LONG_TIER: (12, 30)}
 CATEGORIES = ("nl2alg", "contest")
 _POOL = 3 * N_TESTS  # candidate inputs per problem, from which N_TESTS are selected
