@@ -5,6 +5,8 @@
   ``./multirun.sh all`` runs them. ``smoke.yaml`` declares none: it is the seconds-scale size
   overlay that ``SMOKE=1 ./multirun.sh NAME`` composes as ``experiment=[smoke,NAME]``, not an
   experiment of its own.
+* ``ablations()``: the named departures from the papers' recipes, i.e. the files
+  ``conf/ablation/NAME.yaml``, ``none`` (the recipe itself) first.
 * ``non_result_keys()``: the override keys that do not change a run's results (bookkeeping such as
   ``logger`` or ``threads``), i.e. the keys Hydra leaves out of job dir names
   (``hydra.job.config.override_dirname.exclude_keys`` in ``conf/config.yaml``).
@@ -41,6 +43,12 @@ def experiments(conf_dir: Path = CONF_DIR) -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda n: RUN_FIRST.index(n) if n in RUN_FIRST else len(RUN_FIRST)))
 
 
+def ablations(conf_dir: Path = CONF_DIR) -> tuple[str, ...]:
+    """``none`` then the departures of ``conf_dir/ablation/*.yaml`` by name."""
+    names = sorted(p.stem for p in (conf_dir / "ablation").glob("*.yaml"))
+    return tuple(sorted(names, key=lambda n: n != "none"))
+
+
 def non_result_keys(conf_dir: Path = CONF_DIR) -> frozenset[str]:
     """The override keys Hydra's ``override_dirname`` excludes (``conf/config.yaml``)."""
     from omegaconf import OmegaConf
@@ -55,9 +63,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m analysis.conf", description=__doc__.split("\n")[0])
-    ap.add_argument("what", choices=["experiments", "non_result_keys"])
+    ap.add_argument("what", choices=["experiments", "ablations", "non_result_keys"])
     args = ap.parse_args(argv)
-    names = experiments() if args.what == "experiments" else sorted(non_result_keys())
+    names = {"experiments": experiments, "ablations": ablations,
+             "non_result_keys": lambda: sorted(non_result_keys())}[args.what]()
     sys.stdout.write("".join(f"{n}\n" for n in names))
     return 0
 

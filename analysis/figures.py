@@ -1,6 +1,6 @@
 """The papers' figures from run records (matplotlib, saved as PNG and PDF).
 
-Every point is a mean over seeds with its 95% bootstrap interval (``analysis.stats``) drawn as an
+Every point is a mean over seeds with its 95% Student-t interval (``analysis.stats``) drawn as an
 error bar or a band, and every legend entry carries ``n`` (seeds).
 
 * ``fig3_length``: pass@1 by response-length bucket (buckets = the config's
@@ -23,6 +23,8 @@ error bar or a band, and every legend entry carries ``n`` (seeds).
   log-likelihood gradient, and the change of the full-pass log-probability after one step.
 * ``gradient_conflict``: within-group conflict among partial-pass responses' advantage-weighted
   gradients (pairwise cosine, cancellation ratio), per reward x baseline, pooled over groups.
+* ``mde_vs_seeds``: the noise study's minimum detectable difference (paired and unpaired)
+  against the seed count per condition, with the target line (``analysis.power``).
 * ``passrate_calibration``: progress toward full correctness (completable share of lines) per
   pass-rate bin of failing responses, with Spearman's rho per run.
 """
@@ -227,6 +229,18 @@ def training_means(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame
     return curves.groupby("run_id")[metrics].mean().reset_index()
 
 
+def first_step_values(curves: pd.DataFrame, metrics: Sequence[str], step_col: str = "step") -> pd.DataFrame:
+    """Per run, each metric at its first logged training step (``run_id`` + ``<metric>@0`` columns),
+    e.g. the critic's explained variance before any update (``losses/explained_variance`` of step 0
+    is measured on the sampling-time values, i.e. the initial critic)."""
+    metrics = [m for m in metrics if m in curves]
+    cols = ["run_id", *[f"{m}@0" for m in metrics]]
+    if curves.empty or not metrics:
+        return pd.DataFrame(columns=cols)
+    first = curves.sort_values(step_col).groupby("run_id")[metrics].first().reset_index()
+    return first.rename(columns={m: f"{m}@0" for m in metrics})
+
+
 def prm_calibration(calib: pd.DataFrame, runs: pd.DataFrame, hue: Sequence[str] | str = "strategy"):
     """Held-out completable share per PRM-score bin, per ``hue`` (mean over seeds, 95% interval)."""
     if calib.empty:
@@ -373,5 +387,30 @@ def passrate_calibration(progress: pd.DataFrame, runs: pd.DataFrame, bins: int =
     ax.set_ylim(-0.05, 1.05)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def mde_vs_seeds(study, target: Optional[float] = None, scale: float = 100.0):
+    """The noise study's MDE (paired, unpaired) against the number of seeds per condition, the
+    target as a horizontal line and the smallest paired seed count that meets it marked."""
+    if study.n < 2 or study.mde.empty or study.mde["mde_paired"].isna().all():
+        return _no_data("MDE vs seeds", f"{study.n} seed(s): no seed-to-seed SD")
+    fig, ax = _figure(figsize=(5.5, 3.8))
+    m = study.mde
+    ax.plot(m["seeds"], m["mde_paired"] * scale, "o-", color="C0", label="paired (SD of a difference = √2·SD)")
+    ax.plot(m["seeds"], m["mde_unpaired"] * scale, "s--", color="C1", label="unpaired")
+    if target is not None:
+        ax.axhline(target * scale, color="0.4", lw=1, ls=":", label=f"target {target * scale:g}")
+        k = study.seeds_for(target)
+        if k is not None and k <= m["seeds"].max():
+            ax.axvline(k, color="C0", lw=1, ls=":")
+            ax.annotate(f"{k} seeds", (k, target * scale), textcoords="offset points", xytext=(4, 6), fontsize=8)
+    ax.set_xlabel("seeds per condition")
+    ax.set_ylabel("MDE (points)" if scale == 100 else "MDE")
+    ax.set_title(f"MDE vs seeds (two-sided {study.alpha:.0%}, {study.power:.0%} power; "
+                 f"measured SD {study.sd * scale:.2f} from {study.n} seeds)", fontsize=9)
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

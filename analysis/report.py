@@ -15,11 +15,12 @@ replaced; nothing else in it is touched)::
 
 What each experiment gets is the ``BUILDERS`` entry of its name (the runs' ``experiment`` if
 ``--name`` is not given); an unknown name (``smoke``, your own) gets a generic table over the
-swept factors and the training curves. Claims are checked by sign and interval: *reproduced*
-when the 95% interval of the difference excludes 0 in the paper's direction, *same direction,
-not resolved* when the mean has the paper's sign but the interval includes 0, *opposite* when
-the mean has the other sign (*opposite, resolved* if the interval excludes 0 too). A "does not
-reliably beat" claim (``NOT_BETTER``) is contradicted only by a gain whose interval excludes 0.
+swept factors and the training curves. Claims are checked through each difference's three-way
+verdict (``analysis.stats``): *reproduced (resolved)* when the 95% paired t-interval excludes 0 in
+the paper's direction, *opposite (resolved)* in the other; *bounded* when the interval lies
+within ± the design MDE (``analysis.power.TARGET`` for pass@1: any effect is smaller); *unresolved* (with
+the mean's sign) otherwise. A "does not reliably beat" claim (``NOT_BETTER``) is contradicted only
+by a resolved gain.
 """
 from __future__ import annotations
 
@@ -68,36 +69,49 @@ class Report:
 # claims
 
 
+VERDICT_NOTE = ("Verdicts: *resolved* = the 95% interval of the difference excludes 0 (*reproduced* in the "
+                "paper's direction, *opposite* otherwise); *bounded* = the interval lies within "
+                f"±{tables.TARGET * 100:g} points, the design MDE of pass@1 (a measured null: any effect is smaller); *unresolved* = "
+                "neither (the sign of the mean is given). The papers' numbers are on their benchmarks and "
+                "models; only directions transfer.")
 NOT_BETTER = "not_better"  # a claim that a is *not* reliably better than b (e.g. pass-rate vs binary)
 
 
 def verdict(c: stats.Comparison, expected_sign: int | str) -> str:
     """The paper's direction (``+1``/``-1``; ``0`` = "no notable difference"; ``NOT_BETTER`` = "a
-    does not reliably beat b", contradicted only by a resolved gain) against ``c``."""
+    does not reliably beat b", contradicted only by a resolved gain) against ``c``, read through
+    its three-way verdict (``stats.Comparison.verdict``: resolved / bounded / unresolved)."""
     if c.n_pairs == 0 or math.isnan(c.diff):
         return "not measured (no paired seeds)"
-    has_ci = not math.isnan(c.lo)
-    excludes0 = has_ci and (c.lo > 0 or c.hi < 0)
-    if expected_sign == NOT_BETTER:
-        if excludes0 and c.diff > 0:
-            return "differs (resolved gain)"
-        if excludes0:
-            return "consistent (resolved loss)"
-        return "consistent (interval includes 0)" if has_ci else "consistent in sign only (1 seed, no interval)"
-    if expected_sign == 0:
-        return "differs (interval excludes 0)" if excludes0 else (
-            "consistent (interval includes 0)" if has_ci else "consistent in sign only (1 seed, no interval)")
-    if c.diff * expected_sign > 0:
-        return "reproduced" if excludes0 else "same direction, not resolved (interval includes 0)"
-    if c.diff == 0:
-        return "no difference measured"
-    return "opposite, resolved" if excludes0 else "opposite direction, not resolved"
+    sign = "same" if expected_sign in (1, -1) and c.diff * expected_sign > 0 else "opposite"
+    if c.n_pairs < 2:
+        what = f"{sign} sign" if expected_sign in (1, -1) else "no interval"
+        return f"not measured (1 paired seed, {what})"
+    v = c.verdict
+    if v == stats.RESOLVED:
+        if expected_sign == NOT_BETTER:
+            return "differs (resolved gain)" if c.diff > 0 else "consistent (resolved loss)"
+        if expected_sign == 0:
+            return "differs (resolved)"
+        return "reproduced (resolved)" if sign == "same" else "opposite (resolved)"
+    if v == stats.BOUNDED:
+        if expected_sign in (1, -1):
+            return f"not reproduced (bounded: |effect| < {c.bound * 100:g} points)"
+        return f"consistent (bounded: |effect| < {c.bound * 100:g} points)"
+    if expected_sign in (1, -1):
+        return f"unresolved ({sign} sign)"
+    return "unresolved"
 
 
 def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, sign: int | str,
-           what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points", digits: int = 1) -> Claim:
-    c = stats.compare_runs(runs_a, runs_b, metric)
-    here = f"{what} = {c.fmt(scale, digits)}{unit} (n={c.n_pairs} paired seeds, Welch p={stats.fmt_p(c.p_welch)})"
+           what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points", digits: int = 1,
+           mde: Optional[float] = None) -> Claim:
+    """``mde``: the design MDE a null is bounded by (metric units); by default
+    ``tables.bound_for(metric)`` (the noise study's target for pass@k, none otherwise). The MDE
+    printed is the comparison's own (observed SD of the paired differences, number of pairs)."""
+    c = stats.compare_runs(runs_a, runs_b, metric, mde=tables.bound_for(metric) if mde is None else mde)
+    here = (f"{what} = {c.fmt(scale, digits)}{unit} (n={c.n_pairs} paired seeds, MDE {c.fmt_mde(scale, digits)}, "
+            f"Welch p={stats.fmt_p(c.p_welch)})")
     return Claim(paper, here, verdict(c, sign))
 
 
@@ -111,10 +125,16 @@ def _curves(coll: Collection) -> pd.DataFrame:
         return artifacts.load_curves(coll)
 
 
+def _recipe(runs: pd.DataFrame, ablation: str = "none") -> pd.DataFrame:
+    """The runs of one recipe: ``ablation=none`` (the paper's) unless told otherwise."""
+    df = tables.with_labels(runs)
+    return df[df["ablation"] == ablation] if not df.empty else df
+
+
 def build_table1(coll: Collection, runs: pd.DataFrame) -> Report:
     r = Report("table1")
-    r.tables.append(tables.table1(runs))
-    df = tables.with_labels(runs)
+    df = _recipe(runs)
+    r.tables.append(tables.table1(df))
     curves = _curves(coll)
     rl = df[df["algo"] != "none"]
     r.figures += [
@@ -264,9 +284,15 @@ def build_passrate(coll: Collection, runs: pd.DataFrame) -> Report:
     r = Report("passrate_study")
     curves = _curves(coll)
     density = figures.training_means(curves, ["reward/nonzero_group_var_frac", "reward/nonzero_frac"])
-    r.tables.append(tables.passrate_table(runs, density))
-    df = tables.with_labels(runs)
-    df = df[df["algo"] != "none"] if not df.empty else df
+    labelled = tables.with_labels(runs)
+    # primary rows: the study's recipe (every sampled group trained on); each departure its own table
+    r.tables.append(tables.passrate_table(labelled[labelled["ablation"] == "none"] if not labelled.empty else labelled,
+                                          density))
+    for ab in sorted(a for a in labelled.get("ablation", pd.Series(dtype=str)).dropna().unique() if a != "none"):
+        r.tables.append(tables.passrate_table(
+            labelled[labelled["ablation"] == ab], density, name=f"passrate_{ab}",
+            title=f"Pass-rate study, ablation {ab}: binary vs pass-rate reward, held-out pass@1 (%)"))
+    df = labelled[(labelled["algo"] != "none") & (labelled["ablation"] == "none")] if not labelled.empty else labelled
     r.figures += [
         Figure("reward_density", "Reward density over training: binary vs pass-rate",
                figures.reward_density(curves, df, hue=("model", "algo", "reward"))),
@@ -337,8 +363,8 @@ def build_rl_core(coll: Collection, runs: pd.DataFrame) -> Report:
     order = ["SFT"] + [f"{a} {w}" for w in ("binary", "pass_rate") for a in ("PPO", "GRPO", "RLOO")]
     r.tables.append(tables.condition_table(
         df, by="condition", order=order, columns=tables.pass_columns(df), reference="SFT", name="rl_core",
-        title="RL core: held-out pass@1 (%) of SFT and RL, mean [95% bootstrap interval] over seeds",
-        notes=["Δ vs SFT: paired by seed (bootstrap over per-seed differences); p: Welch's t-test."]))
+        title="RL core: held-out pass@1 (%) of SFT and RL, mean [95% Student-t interval] over seeds",
+        notes=["Δ vs SFT: paired by seed (t interval of the per-seed differences); p: Welch's t-test."]))
     sft = df[df["condition"] == "SFT"]
     for cond in order[1:]:
         g = df[df["condition"] == cond]
@@ -355,6 +381,85 @@ def build_rl_core(coll: Collection, runs: pd.DataFrame) -> Report:
         Figure("hacking_monitors", "Response length and comment share",
                figures.hacking_monitors(curves, rl, hue=("algo", "reward"))),
     ]
+    return r
+
+
+def build_noise(coll: Collection, runs: pd.DataFrame) -> Report:
+    """The noise study: seed-to-seed SD of the faithful baseline and the MDE against seed count."""
+    from analysis import power
+
+    r = Report("noise")
+    df = tables.with_labels(runs)
+    study = power.noise_study(df) if not df.empty else power.noise_study(pd.DataFrame({"seed": []}))
+    r.tables.append(noise_table(study))
+    r.tables.append(mde_table(study))
+    r.figures.append(Figure("mde_vs_seeds", "Minimum detectable difference against seeds",
+                            figures.mde_vs_seeds(study, power.TARGET),
+                            f"Dotted: the {power.TARGET * 100:g}-point target; paired comparisons take the SD "
+                            f"of a difference as √2 × the measured seed-to-seed SD (no pairing benefit assumed)."))
+    if not df.empty:
+        r.figures.append(Figure("curves", "Training curves of the noise-study seeds", figures.training_curves(
+            _curves(coll), df, ["reward/all_pass_rate", "reward/mean", "rollout/kl"], hue="seed")))
+    return r
+
+
+def noise_table(study) -> tables.Table:
+    share = study.sampling_share
+    head = ["metric", "seeds", "mean", "seed-to-seed SD", "eval SE (per run)", "eval share of variance"]
+    pts = lambda x: "–" if math.isnan(x) else f"{x * 100:.2f}"  # noqa: E731
+    rows = [[study.metric, str(study.n), pts(study.mean), pts(study.sd), pts(study.eval_se),
+             "–" if math.isnan(share) else f"{share:.0%}"]]
+    data = pd.DataFrame([{"metric": study.metric, "n": study.n, "mean": study.mean * 100, "sd": study.sd * 100,
+                          "eval_se": study.eval_se * 100, "eval_share": share}])
+    return tables.Table("noise", "Noise study: seed-to-seed variation of the faithful RL baseline (points)",
+                        head, rows, data,
+                        ["SD: sample SD over seeds (ddof 1) of held-out pass@1. Eval SE: the evaluation's own "
+                         "standard error per run (resampling responses to the same problems), mean over runs; "
+                         "its square over the SD's square is the share of the seed-to-seed variance that "
+                         "evaluation sampling alone explains, the rest comes from training."])
+
+
+def mde_table(study) -> tables.Table:
+    from analysis import power
+
+    pts = lambda x: "–" if math.isnan(x) else f"{x * 100:.2f}"  # noqa: E731
+    rows = [[str(m.seeds), pts(m.mde_paired), pts(m.mde_unpaired)] for m in study.mde.itertuples()]
+    k, ku = study.seeds_for(power.TARGET), study.seeds_for(power.TARGET, paired=False)
+    data = study.mde.assign(mde_paired=study.mde["mde_paired"] * 100, mde_unpaired=study.mde["mde_unpaired"] * 100)
+    return tables.Table("mde_vs_seeds", "Minimum detectable difference (points) against seeds per condition",
+                        ["seeds", "MDE paired", "MDE unpaired"], rows, data,
+                        [f"Two-sided {study.alpha:.0%} test, {study.power:.0%} power, exact noncentral t "
+                         f"(analysis.stats.mde). Paired: SD of a difference = √2 × SD. Seeds for an MDE ≤ "
+                         f"{power.TARGET * 100:g} points: {k if k is not None else '> table'} paired, "
+                         f"{ku if ku is not None else '> table'} unpaired."])
+
+
+def build_recipe_ablations(coll: Collection, runs: pd.DataFrame) -> Report:
+    """Each named departure from the PRM paper's PPO recipe against the recipe (ablation=none)."""
+    r = Report("recipe_ablations")
+    df = tables.with_labels(runs)
+    if df.empty:
+        return r
+    curves = _curves(coll)
+    ev0 = "losses/explained_variance@0"  # the initial critic's explained variance (step 0)
+    df = df.merge(figures.first_step_values(curves, ["losses/explained_variance"]), on="run_id", how="left")
+    order = list(conf.ablations())
+    order += [a for a in df["ablation"].unique() if a not in order]
+    r.tables.append(tables.condition_table(
+        df, by="ablation", order=order, columns=tables.pass_columns(df, cats=False), reference="none",
+        name="recipe_ablations", title="Recipe departures (PPO + DenseReward + ValueInit), held-out pass@1 (%)",
+        extra={"step-0 explained var.": (ev0, 2)} if ev0 in df else None,
+        notes=["none: the paper's recipe; every other row switches on one named departure (conf/ablation/). "
+               "Step-0 explained var.: the critic's explained variance of the returns at the first step, "
+               "before any update (mean over seeds)."]))
+    r.figures.append(Figure("curves", "Training curves by recipe departure", figures.training_curves(
+        curves, df, ["reward/all_pass_rate", "reward/mean", "losses/explained_variance"], hue="ablation")))
+    base = df[df["ablation"] == "none"]
+    for ab in order[1:]:
+        g = df[df["ablation"] == ab]
+        if not g.empty and not base.empty:
+            r.claims.append(_claim(f"departure {ab} leaves the result unchanged (our recipe choice)", g, base,
+                                   tables.PASS1, 0, what=f"{ab} − recipe"))
     return r
 
 
@@ -379,7 +484,8 @@ def build_generic(coll: Collection, runs: pd.DataFrame, name: str) -> Report:
 BUILDERS: dict[str, Callable[[Collection, pd.DataFrame], Report]] = {
     "table1": build_table1, "table2": build_table2, "fig3_length": build_fig3, "fig4_data": build_fig4,
     "reward_weighting": build_reward_weighting, "passrate_study": build_passrate, "rl_core": build_rl_core,
-    "passrate_gradients": build_passrate_gradients,
+    "passrate_gradients": build_passrate_gradients, "noise": build_noise,
+    "recipe_ablations": build_recipe_ablations,
 }
 
 
@@ -472,11 +578,9 @@ def write(report: Report, coll: Collection, out_dir: str | Path, *, commands: Se
                   (f.caption + " " if f.caption else "") + f"[pdf](figures/{f.stem}.pdf)", ""]
     if report.claims:
         lines += ["## The papers' claims on this testbed", "",
-                  "| paper | here (95% paired-bootstrap interval) | verdict |", "|---|---|---|"]
+                  "| paper | here (95% paired t-interval) | verdict |", "|---|---|---|"]
         lines += [f"| {c.paper} | {c.here} | {c.verdict} |" for c in report.claims]
-        lines += ["", "Verdicts: *reproduced* = interval excludes 0 in the paper's direction; *not resolved* = "
-                  "interval includes 0. The paper's numbers are on its benchmarks and model; only directions "
-                  "transfer.", ""]
+        lines += ["", VERDICT_NOTE, ""]
     index = out / "index.md"
     index.write_text("\n".join(lines) + "\n")
     return index

@@ -1,9 +1,11 @@
 """The papers' tables from a run table: Markdown, LaTeX and CSV, with seeds and intervals.
 
-Every cell is ``mean [95% bootstrap interval]`` over seeds (``analysis.stats``), in percent for
+Every cell is ``mean [95% Student-t interval]`` over seeds (``analysis.stats``), in percent for
 pass@1; every table has an ``n`` column (seeds behind each row) and, where a reference row exists,
-the difference to it with a paired-bootstrap interval and Welch's p-value. The CSV holds the
-numbers (``<column>_mean|lo|hi``), the Markdown/LaTeX the formatted cells.
+the difference to it with a paired t-interval, Welch's p-value, the minimum detectable difference
+(MDE) it is judged against and its verdict (resolved / bounded / unresolved). The CSV holds the
+numbers (``<column>_mean|lo|hi``, ``diff``, ``diff_lo|hi``, ``sd_diff``, ``mde``, ``verdict``),
+the Markdown/LaTeX the formatted cells.
 
 Paper columns: the PRM paper's Table 1 and Table 2 numbers (their in-house model on
 LiveCodeBench "LCB" and their InHouseBench "IHB", copied from the paper's text) sit in side
@@ -29,10 +31,18 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 
 from analysis import stats
+from analysis.power import TARGET
 from prmlab.prm.select import STRATEGIES
 from prmlab.types import DIFFICULTIES
 
 PASS1 = "eval/pass@1"
+
+
+def bound_for(metric: str) -> Optional[float]:
+    """The design MDE a null difference of ``metric`` is ``bounded`` by: the noise study's target
+    (``analysis.power.TARGET``) for pass@k metrics, none for others (they read resolved/unresolved)."""
+    return TARGET if metric.startswith("eval/pass@") else None
+
 
 TABLE1_ROWS = ("SFT", "RL baseline", "ValueInit", "DenseReward", "DenseReward + ValueInit")
 # PRM paper, Table 1 (Ours-SFT, Ours-RL and the three PRM settings): LCB easy/medium/hard/overall, IHB
@@ -55,9 +65,12 @@ PAPER_TABLE2 = {"full": {"LCB": 26.9, "IHB": 34.6}, "remove_hard": {"LCB": 27.8,
 PAPER_NOTE = ("† The PRM paper's own numbers (pass@1 %, their in-house LLM on LiveCodeBench = LCB and "
               "InHouseBench = IHB). Other benchmarks and a far larger model: compare the direction of "
               "differences between rows, not values.")
-STAT_NOTE = ("Cells: mean pass@1 (%) over seeds [95% percentile-bootstrap interval over seeds]; n = seeds. "
-             "Δ: paired difference to the reference row (paired by seed) [paired-bootstrap 95% interval]; "
-             "p: Welch's t-test.")
+STAT_NOTE = ("Cells: mean pass@1 (%) over seeds [95% Student-t interval over seeds]; n = seeds. "
+             "Δ: paired difference to the reference row (paired by seed) [95% paired t-interval]; "
+             "p: Welch's t-test; MDE: the comparison's minimum detectable difference (two-sided 5%, 80% power, "
+             f"from the SD of its paired differences and their number); verdict: resolved = the interval "
+             f"excludes 0, bounded = it lies within ±{TARGET * 100:g} points (the design MDE: any effect is "
+             f"smaller), unresolved = neither, not measured = fewer than 2 paired seeds.")
 PASSRATE_FINDING = ("The pass-rate study's finding (no numbers in the text we have): pass-rate rewards are "
                     "denser but do not reliably beat binary rewards in GRPO/RLOO, across base models.")
 
@@ -142,10 +155,11 @@ def model_label(row) -> str:
 
 
 def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
-    """The run table plus ``setting``, ``uses_prm``, ``model``, ``algo``, ``reward``, ``strategy``."""
+    """The run table plus ``setting``, ``uses_prm``, ``model``, ``algo``, ``reward``, ``strategy``,
+    ``ablation``."""
     df = runs.copy()
     if df.empty:
-        for c in ("setting", "uses_prm", "model", "algo", "reward", "strategy"):
+        for c in ("setting", "uses_prm", "model", "algo", "reward", "strategy", "ablation"):
             df[c] = pd.Series(dtype=object)
         return df
     df["setting"] = df.apply(prm_setting, axis=1)
@@ -154,6 +168,8 @@ def with_labels(runs: pd.DataFrame) -> pd.DataFrame:
     df["algo"] = df.get("cfg.algo.name")
     df["reward"] = df.get("cfg.reward.name")
     df["strategy"] = df.get("cfg.strategy.name")
+    # the recipe departure (conf/ablation/): the group override's column; a run without it ran the recipe
+    df["ablation"] = df["ablation"].fillna("none") if "ablation" in df else "none"
     return df
 
 
@@ -180,17 +196,18 @@ def condition_table(runs: pd.DataFrame, *, by: str, order: Sequence, columns: di
                     reference=None, compare_metric: str = PASS1, scale: float = 100.0,
                     paper: Optional[dict] = None, paper_columns: Sequence[str] = (),
                     label: Callable = str, name: str, title: str, notes: Sequence[str] = (),
-                    extra: Optional[dict[str, tuple[str, int]]] = None) -> Table:
+                    extra: Optional[dict[str, tuple[str, int]]] = None, mde: Optional[float] = None) -> Table:
     """Rows = values of ``by`` (in ``order``, those present); ``columns`` = {title: metric}.
 
-    ``reference``: the ``by`` value the Δ column compares against (paired by seed).
+    ``reference``: the ``by`` value the Δ column compares against (paired by seed); the verdict
+    bounds a null by ``mde`` (metric units) when given, else by ``bound_for(compare_metric)``.
     ``extra``: {title: (metric, digits)} columns shown as plain means over seeds (counts, shares).
     """
     head = [by.replace("_", " ").capitalize() if by.islower() else by, "n"] + list(columns)
     extra = extra or {}
     head += list(extra)
     if reference is not None:
-        head += [f"Δ vs {label(reference)}", "p"]
+        head += [f"Δ vs {label(reference)}", "p", "MDE", "verdict"]
     head += [f"{c} †" for c in paper_columns] if paper else []
     present = [v for v in order if (runs[by] == v).any()] if by in runs else []
     ref_runs = runs[runs[by] == reference] if reference is not None and by in runs else None
@@ -209,13 +226,14 @@ def condition_table(runs: pd.DataFrame, *, by: str, order: Sequence, columns: di
             rec[t] = e.mean
         if reference is not None:
             if v == reference or ref_runs is None or ref_runs.empty:
-                cells += ["(ref)" if v == reference else "–", "–"]
-                rec.update({"diff": math.nan, "diff_lo": math.nan, "diff_hi": math.nan, "p_welch": math.nan})
+                cells += ["(ref)" if v == reference else "–", "–", "–", "–"]
+                rec.update({"diff": math.nan, "diff_lo": math.nan, "diff_hi": math.nan, "p_welch": math.nan,
+                            "sd_diff": math.nan, "mde": math.nan, "verdict": ""})
             else:
-                c = stats.compare_runs(g, ref_runs, compare_metric)
-                cells += [c.fmt(scale), stats.fmt_p(c.p_welch)]
-                rec.update({"diff": c.diff * scale, "diff_lo": c.lo * scale, "diff_hi": c.hi * scale,
-                            "p_welch": c.p_welch, "n_pairs": c.n_pairs})
+                c = stats.compare_runs(g, ref_runs, compare_metric,
+                                       mde=bound_for(compare_metric) if mde is None else mde)
+                cells += [c.fmt(scale), stats.fmt_p(c.p_welch), c.fmt_mde(scale), c.verdict]
+                rec.update(comparison_record(c, scale))
         if paper:
             for pc in paper_columns:
                 pv = paper.get(v, {}).get(pc)
@@ -225,6 +243,14 @@ def condition_table(runs: pd.DataFrame, *, by: str, order: Sequence, columns: di
         data.append(rec)
     all_notes = [STAT_NOTE] + ([PAPER_NOTE] if paper else []) + list(notes)
     return Table(name, title, head, rows, pd.DataFrame(data), all_notes)
+
+
+def comparison_record(c: stats.Comparison, scale: float = 100.0) -> dict:
+    """The CSV columns of one difference: ``diff``, ``diff_lo|hi``, ``p_welch``, ``n_pairs``,
+    ``sd_diff``, ``mde`` (scaled) and ``verdict``."""
+    return {"diff": c.diff * scale, "diff_lo": c.lo * scale, "diff_hi": c.hi * scale, "p_welch": c.p_welch,
+            "n_pairs": c.n_pairs, "sd_diff": c.sd_diff * scale, "mde": c.mde * scale, "bound": c.bound * scale,
+            "verdict": c.verdict}
 
 
 def pass_columns(runs: pd.DataFrame, difficulties: bool = True, cats: bool = True) -> dict[str, str]:
@@ -288,8 +314,13 @@ def sweep_table(runs: pd.DataFrame, factor: str, *, name: str, title: str, refer
                            reference=reference, name=name, title=title, extra=extra, notes=notes)
 
 
-def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None) -> Table:
+def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None, *, name: str = "passrate",
+                   title: str = "Pass-rate study: binary vs pass-rate reward, held-out pass@1 (%)",
+                   mde: Optional[float] = None) -> Table:
     """Pass-rate study: rows (model, algorithm), columns binary vs pass_rate reward.
+
+    Give it the runs of one recipe (``ablation``): the report builds the primary table from the
+    ``ablation=none`` runs and one more per departure (``name``/``title`` tell them apart).
 
     ``density``: per-run training means of ``reward/nonzero_group_var_frac`` and
     ``reward/nonzero_frac`` (``figures.training_means``); without it the final step's figures from
@@ -298,7 +329,7 @@ def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None) -
     df = with_labels(runs)
     df = df[df["algo"] != "none"]
     if df.empty:
-        return _empty("passrate", "Pass-rate study")
+        return _empty(name, title)
     if density is not None and not density.empty:
         df = df.merge(density, on="run_id", how="left")
         dens_cols = ("reward/nonzero_group_var_frac", "reward/nonzero_frac")
@@ -306,7 +337,7 @@ def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None) -
     else:
         dens_cols = tuple(f"{c}/final_{m}" for c in ("rl_baseline",) for m in ("nonzero_group_var_frac", "nonzero_frac"))
         how = "final training step"
-    head = ["Model", "Algorithm", "n", "binary", "pass_rate", "Δ (pass_rate − binary)", "p",
+    head = ["Model", "Algorithm", "n", "binary", "pass_rate", "Δ (pass_rate − binary)", "p", "MDE", "verdict",
             "groups with signal: binary", "pass_rate", "non-zero rewards: binary", "pass_rate"]
     rows, data = [], []
     algos = [a for a in ("grpo", "rloo", "ppo") if (df["algo"] == a).any()]
@@ -317,22 +348,21 @@ def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None) -
                 continue
             b, p = g[g["reward"] == "binary"], g[g["reward"] == "pass_rate"]
             eb, ep = stats.estimate(b, PASS1), stats.estimate(p, PASS1)
-            c = stats.compare_runs(p, b, PASS1)
+            c = stats.compare_runs(p, b, PASS1, mde=bound_for(PASS1) if mde is None else mde)
             dens = [stats.estimate(x, m) for m in dens_cols for x in (b, p)]
             rows.append([model, algo.upper(), f"{eb.n}/{ep.n}", eb.fmt(100), ep.fmt(100), c.fmt(100),
-                         stats.fmt_p(c.p_welch)] + [d.fmt(1.0, 2, interval=False) for d in dens])
+                         stats.fmt_p(c.p_welch), c.fmt_mde(100), c.verdict] + [d.fmt(1.0, 2, interval=False) for d in dens])
             data.append({"model": model, "algo": algo, "n_binary": eb.n, "n_pass_rate": ep.n,
                          "binary_mean": _pct(eb.mean), "binary_lo": _pct(eb.lo), "binary_hi": _pct(eb.hi),
                          "pass_rate_mean": _pct(ep.mean), "pass_rate_lo": _pct(ep.lo), "pass_rate_hi": _pct(ep.hi),
-                         "diff": _pct(c.diff), "diff_lo": _pct(c.lo), "diff_hi": _pct(c.hi), "p_welch": c.p_welch,
+                         **comparison_record(c, 100.0),
                          "group_signal_binary": dens[0].mean, "group_signal_pass_rate": dens[1].mean,
                          "nonzero_binary": dens[2].mean, "nonzero_pass_rate": dens[3].mean})
     notes = [STAT_NOTE.replace("the reference row", "the binary-reward run of the same seed"),
              f"n: seeds (binary/pass_rate). Groups with signal: share of prompt groups whose rewards differ "
              f"(non-zero advantage); non-zero rewards: share of samples whose reward is not 0 ({how}).",
              PASSRATE_FINDING]
-    return Table("passrate", "Pass-rate study: binary vs pass-rate reward, held-out pass@1 (%)", head, rows,
-                 pd.DataFrame(data), notes)
+    return Table(name, title, head, rows, pd.DataFrame(data), notes)
 
 
 GRADIENT_METRICS = (("cos_to_full", "cos to full-pass gradient"),
@@ -367,7 +397,7 @@ def gradients_table(runs: pd.DataFrame) -> Table:
                 for e, (k, _) in zip(est, GRADIENT_METRICS):
                     rec.update({f"{k}_mean": e.mean, f"{k}_lo": e.lo, f"{k}_hi": e.hi})
                 data.append(rec)
-    notes = ["Cells: mean over seeds [95% percentile-bootstrap interval]; each seed's value is its run's mean "
+    notes = ["Cells: mean over seeds [95% Student-t interval]; each seed's value is its run's mean "
              "over the analysed checkpoints (gradients.prompts groups x gradients.group_size responses each). "
              "n = seeds.",
              "cos to full-pass gradient: cosine between the batch policy gradient Σ A_i ∇log π(y_i) / n and "
@@ -397,7 +427,7 @@ def calibration_table(runs: pd.DataFrame) -> Table:
                      "responses_mean": nresp.mean})
     notes = ["Failing responses of the PRM collection on the analysed run's checkpoints: pass rate (share "
              "of tests passed) against progress (share of lines whose prefix the binary search finds "
-             "completable, m*/M). ρ per seed, mean [95% bootstrap interval] over seeds; n = seeds."]
+             "completable, m*/M). ρ per seed, mean [95% Student-t interval] over seeds; n = seeds."]
     return Table("calibration", "Is pass rate calibrated to progress toward full correctness?", head, rows,
                  pd.DataFrame(data), notes)
 

@@ -8,8 +8,8 @@ of each stage's curves. The report built here (``wandb-workspaces``' Reports API
 experiment named by the group, the panels that mirror ``analysis.report``:
 
 * tables → bar panels of the final figures (``eval/pass@1`` and its slices) with the runs grouped
-  by the table's factors (mean over seeds, standard-error bars: W&B has no bootstrap); with
-  ``--results`` the locally built Markdown tables (bootstrap intervals, n seeds, paper columns) are
+  by the table's factors (mean over seeds, standard-error bars: W&B draws no t intervals); with
+  ``--results`` the locally built Markdown tables (t intervals, n seeds, MDE and verdicts, paper columns) are
   embedded above them;
 * figures → Figure 3 as bars per length bucket (edges read from the experiment's config), Figure 4
   and λ sweeps as scatter plots against the swept config value, training curves, reward density

@@ -181,13 +181,17 @@ def test_table1_numbers_and_paired_difference():
     cols = t.columns
     both = dict(zip(cols, t.rows[2]))
     assert both["n"] == "3" and both["Overall"].startswith("38.3 [")
-    # per-seed differences 0.10, 0.05, 0.10: mean 8.3 points, exact-bootstrap interval [6.1, 10.0]
-    assert both["Δ vs RL baseline"] == "+8.3 [+6.1, +10.0]"
+    # per-seed differences 0.10, 0.05, 0.10: mean 8.33 points, SD 2.887, t_{0.975,2} = 4.302653:
+    # half-width 4.302653 * 2.887 / sqrt(3) = 7.17 -> [1.16, 15.50]; the interval excludes 0
+    assert both["Δ vs RL baseline"] == "+8.3 [+1.2, +15.5]"
+    assert both["verdict"] == "resolved" and float(both["MDE"]) > 8.3  # own MDE of 3 pairs with SD 2.9
     assert both["LCB †"] == "29.8" and both["IHB †"] == "35.8"
     assert dict(zip(cols, t.rows[0]))["LCB †"] == "23.5"
     assert dict(zip(cols, t.rows[1]))["Δ vs RL baseline"] == "(ref)"
     rec = t.data.set_index("setting").loc["DenseReward + ValueInit"]
     assert rec["diff"] == pytest.approx(25 / 3) and rec["n"] == 3 and rec["seeds"] == "0,1,2"
+    assert rec["sd_diff"] == pytest.approx(100 * 0.05 / 3 ** 0.5) and rec["verdict"] == "resolved"
+    assert rec["diff_lo"] == pytest.approx(25 / 3 - 4.302653 * 5 / 3, abs=1e-4)
     assert rec["Easy_mean"] == pytest.approx(100 * (0.4 + 0.45 + 0.6) / 3)
 
 
@@ -216,9 +220,10 @@ def test_passrate_table_pairs_rewards_by_seed():
     t = tables.passrate_table(runs, density)
     assert [r[:2] for r in t.rows] == [["tiny-llama", "GRPO"], ["tiny-llama", "RLOO"]]
     row = dict(zip(t.columns, t.rows[0]))
-    # 2 seeds: the exact bootstrap means are 0.2, 0.3, 0.3, 0.4; numpy's linear quantiles at 2.5% / 97.5%
-    assert row["n"] == "2/2" and row["binary"] == "30.0 [20.8, 39.2]"
-    assert row["Δ (pass_rate − binary)"] == "+0.0 [-4.6, +4.6]"  # per seed +5 and -5 points (linear quantiles)
+    # 2 seeds 20 and 40: SD 14.14, t_{0.975,1} = 12.7062 -> half-width 12.7062 * 14.14 / sqrt(2) = 127.06
+    assert row["n"] == "2/2" and row["binary"] == "30.0 [-97.1, 157.1]"
+    # per seed +5 and -5 points: SD 7.071 -> half-width 63.53; far wider than any MDE-bounded null
+    assert row["Δ (pass_rate − binary)"] == "+0.0 [-63.5, +63.5]" and row["verdict"] == "unresolved"
     d = t.data.iloc[0]
     assert d["group_signal_binary"] == pytest.approx(0.15) and d["group_signal_pass_rate"] == pytest.approx(0.6)
 
@@ -292,7 +297,7 @@ def test_fig4_report_compares_every_data_amount_with_the_baseline():
                       "PRM-RL (DenseReward + ValueInit) beats the RL baseline, N=2"]
     assert all("n=2 paired seeds" in c.here for c in rep.claims)
     (table,) = rep.tables
-    assert [r[0] for r in table.rows] == ["1", "2"] and table.rows[0][-2] == "(ref)"
+    assert [r[0] for r in table.rows] == ["1", "2"] and table.rows[0][table.columns.index("Δ vs 1")] == "(ref)"
 
 
 # ------------------------------------------------------------------------------------------
@@ -300,16 +305,26 @@ def test_fig4_report_compares_every_data_amount_with_the_baseline():
 
 
 def test_verdicts():
-    c = lambda d, lo, hi: stats.Comparison(d, lo, hi, 3, 0.1, 1.0, 3, 3)  # noqa: E731
-    assert report.verdict(c(0.05, 0.01, 0.09), +1) == "reproduced"
-    assert report.verdict(c(0.05, -0.01, 0.09), +1).startswith("same direction, not resolved")
-    assert report.verdict(c(-0.05, -0.09, -0.01), +1) == "opposite, resolved"
-    assert report.verdict(c(0.0, -0.01, 0.01), 0).startswith("consistent")
-    assert report.verdict(c(0.05, 0.01, 0.09), 0).startswith("differs")
+    # (diff, lo, hi) with 3 pairs; bound = the design MDE of 0.015 (1.5 points)
+    c = lambda d, lo, hi, bound=0.015: stats.Comparison(d, lo, hi, 3, 0.1, 1.0, 3, 3, bound=bound)  # noqa: E731
+    assert report.verdict(c(0.05, 0.01, 0.09), +1) == "reproduced (resolved)"
+    assert report.verdict(c(-0.05, -0.09, -0.01), +1) == "opposite (resolved)"
+    assert report.verdict(c(0.05, -0.01, 0.09), +1) == "unresolved (same sign)"
+    assert report.verdict(c(-0.05, -0.09, 0.01), +1) == "unresolved (opposite sign)"
+    # the whole interval within ±1.5 points: the paper's effect, if any, is below the design MDE
+    assert report.verdict(c(0.002, -0.01, 0.014), +1) == "not reproduced (bounded: |effect| < 1.5 points)"
+    assert report.verdict(c(0.0, -0.01, 0.01), 0) == "consistent (bounded: |effect| < 1.5 points)"
+    assert report.verdict(c(0.0, -0.01, 0.01, math.nan), 0) == "unresolved"  # no design MDE: never bounded
+    assert report.verdict(c(0.0, -0.03, 0.03), 0) == "unresolved"
+    assert report.verdict(c(0.05, 0.01, 0.09), 0) == "differs (resolved)"
     # "pass-rate does not reliably beat binary": only a resolved gain contradicts it
     assert report.verdict(c(0.05, 0.01, 0.09), report.NOT_BETTER) == "differs (resolved gain)"
     assert report.verdict(c(-0.05, -0.09, -0.01), report.NOT_BETTER) == "consistent (resolved loss)"
-    assert report.verdict(c(0.02, -0.01, 0.05), report.NOT_BETTER) == "consistent (interval includes 0)"
+    assert report.verdict(c(0.02, -0.01, 0.05), report.NOT_BETTER) == "unresolved"
+    one = stats.Comparison(0.05, math.nan, math.nan, 1, math.nan, math.nan, 1, 1)
+    assert report.verdict(one, +1) == "not measured (1 paired seed, same sign)"
+    none = stats.Comparison(math.nan, math.nan, math.nan, 0, math.nan, math.nan, 0, 1)
+    assert report.verdict(none, +1).startswith("not measured")
 
 
 @pytest.mark.parametrize("name,also", [("table1", ()), ("table2", ("table1",)), ("fig3_length", ("table1",)),

@@ -83,14 +83,15 @@ def test_gradients_table_numbers(tmp_path):
     assert [r[:3] for r in t.rows][:4] == [["tiny-gpt2", "GRPO", "binary"], ["tiny-gpt2", "GRPO", "pass_rate"],
                                            ["tiny-gpt2", "RLOO", "binary"], ["tiny-gpt2", "RLOO", "pass_rate"]]
     row = dict(zip(t.columns, t.rows[0]))
-    # per-seed means over checkpoints: 0.55 and 0.56 -> 0.555; 2-seed bootstrap interval [0.550, 0.560]
-    assert row["n"] == "2" and row["cos to full-pass gradient"] == "0.555 [0.550, 0.560]"
+    # per-seed means over checkpoints: 0.55 and 0.56 -> 0.555; SD 0.00707, t_{0.975,1} = 12.706:
+    # half-width 12.706 * 0.00707 / sqrt(2) = 0.0635 -> [0.491, 0.619]
+    assert row["n"] == "2" and row["cos to full-pass gradient"] == "0.555 [0.491, 0.619]"
     assert dict(zip(t.columns, t.rows[1]))["cos to full-pass gradient"].startswith("0.355 [")
     assert row["cancellation ratio"] == "0.400 [0.400, 0.400]"
     d = t.data.set_index(["model", "algo", "reward"]).loc[("tiny-llama", "rloo", "pass_rate")]
     assert d["delta_logp_full_mean"] == pytest.approx(0.0355)
     c = tables.calibration_table(_collection(tmp_path).runs)
-    assert dict(zip(c.columns, c.rows[0]))["Spearman ρ (pass rate vs completable share)"] == "0.85 [0.80, 0.90]"
+    assert dict(zip(c.columns, c.rows[0]))["Spearman ρ (pass rate vs completable share)"] == "0.85 [0.21, 1.49]"  # 0.80, 0.90: half-width 0.635
 
 
 def test_report_claims_pair_rewards_by_seed(tmp_path):
@@ -101,7 +102,7 @@ def test_report_claims_pair_rewards_by_seed(tmp_path):
     cos = [c for c in rep.claims if "(cos to full-pass gradient" in c.paper]
     assert len(cos) == 4  # 2 models x 2 baselines
     # pass_rate is 0.2 below binary at every seed: the paper's direction, resolved
-    assert all(c.verdict == "reproduced" for c in cos)
+    assert all(c.verdict == "reproduced (resolved)" for c in cos)
     assert all("-0.200 [-0.200, -0.200]" in c.here and "n=2 paired seeds" in c.here for c in cos)
 
 
@@ -115,7 +116,7 @@ def test_figures_draw_every_condition(tmp_path):
     fig = figures.passrate_calibration(artifacts.load_progress(coll), runs)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     # rho from the runs' summaries (0.8, 0.9); 2 seeds x 4 failing responses per model
-    assert legend[0].startswith("tiny-gpt2: Spearman ρ = 0.85 [0.80, 0.90] (n=2; 8 responses)")
+    assert legend[0].startswith("tiny-gpt2: Spearman ρ = 0.85 [0.21, 1.49] (n=2; 8 responses)")
     assert figures.gradient_conflict(artifacts.load_gradient_groups(coll), runs).axes
     empty = figures.gradient_direction(artifacts.load_gradients(Collection(runs=runs.iloc[:0])), runs)
     assert "no gradients records" in empty.axes[0].texts[0].get_text()

@@ -104,6 +104,11 @@ def prm_collect_stage(ctx) -> dict:
         "prm_collect/executions_per_labelled": sum(r.n_executions for r in failing) / n,
         "prm_collect/tokens_per_labelled": sum(r.generated_tokens for r in failing) / n,
         "prm_collect/checks_per_labelled": sum(r.n_prefix_checks for r in failing) / n,
+        # the regime figures: how much of the failing data carries line-level signal. Under binary
+        # search the two are one number (a monotone result is revised iff m* >= 1); linear search
+        # can mark a later prefix completable after an earlier one failed (m* = 0, yet revised)
+        "prm_collect/revised_share_of_failing": sum(r.category == "revised" for r in failing) / n,
+        "prm_collect/mstar_positive_share_of_failing": sum((r.m_star or 0) > 0 for r in failing) / n,
         "prm_collect/search": cfg.prm.search,
     })
     if cfg.prm.search == "linear":

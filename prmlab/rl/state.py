@@ -76,7 +76,10 @@ def setup(ctx, value_init: Optional[Path]) -> RLState:
     opt = torch.optim.AdamW(policy.parameters(), lr=acfg.lr, weight_decay=0.0)
     value_model = value_opt = None
     if acfg.name == "ppo":
-        scale = rewards.reward_range(cfg.reward) if cfg.prm.value_scale == "reward" else None
+        # the critic's scale matters only for ValueInit (the rl stage reads prm.value_scale; the
+        # baseline's stage does not, so its config has no ``prm`` group)
+        scale = (rewards.reward_range(cfg.reward)
+                 if value_init is not None and cfg.prm.value_scale == "reward" else None)
         value_model = make_critic(sft_policy, value_init, rt.device, rt.dtype, reward_range=scale)
         value_opt = torch.optim.AdamW(value_model.parameters(), lr=acfg.value_lr, weight_decay=0.0)
     world, rank = D.world(), D.rank()
