@@ -65,8 +65,8 @@ def test_every_group_option_composes(compose, group, option):
     if (group, option) == ("task", "livecodebench"):
         overrides.append("task.path=x.jsonl")
     cfg = compose(overrides)
-    if group == "ablation":
-        validate(cfg)  # a global option (an ablation) sets fields across groups; it must still validate
+    if group in ("ablation", "testbed"):
+        validate(cfg)  # a global option (an ablation, a testbed) sets fields across groups; it must still validate
     else:
         assert OmegaConf.select(cfg, group) is not None
 
