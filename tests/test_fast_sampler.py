@@ -237,3 +237,20 @@ def test_memory_aware_batch_shrinks_to_fit(gpt2):
     assert fs.memory_aware_batch(lm, 8, 100, free_bytes=per_row * 20) == 8  # the request fits
     assert fs.memory_aware_batch(lm, 8, 100, free_bytes=1) == 1  # never zero
     assert fs.memory_aware_batch(lm, 64, 100) == 64  # CPU: the request stands
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_rows_stop_at_the_models_context(gpt2, fast):
+    # n_positions = 256: prompts of 250 and 256 tokens get 6 and 0 new tokens, a short one the full
+    # budget; the short row's sample is the one it gets alone (budgets split a batch, seeds are per row)
+    tok, model = gpt2
+    long_ids = (tok(TEXTS[0] * 10, add_special_tokens=False)["input_ids"] * 4)[:256]
+    prompts = [long_ids[:250], long_ids, PROMPTS[3]]
+    params = SamplingParams(max_new_tokens=40, temperature=1.0, fast=fast)
+    seeds = row_seeds(5, 3)
+    out = sample(model, tok, prompts, params, seeds=seeds)
+    assert len(out[0].response_ids) <= 6 and out[1].response_ids == [] and not out[1].finished
+    if len(out[0].response_ids) == 6 and out[0].response_ids[-1] != tok.eos_token_id:
+        assert not out[0].finished
+    alone = sample(model, tok, [PROMPTS[3]], params, seeds=seeds[2:])
+    assert out[2].response_ids == alone[0].response_ids and len(out[2].response_ids) <= 40

@@ -27,6 +27,7 @@ module imports the decode paths and picks one per call):
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Optional, Sequence
 
 import torch
@@ -72,17 +73,48 @@ def sample(
     order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
     out: list[Optional[Rollout]] = [None] * len(prompts)
     eos = tokenizer.eos_token_id
-    decoder = fast.batch_decoder(model, tokenizer, prompt_ids, stops, params) if params.fast else None
-    decode, batch_size = decoder if decoder is not None else hf.batch_decoder(model, tokenizer, params)
+    # A row never runs past the model's context: its budget is min(max_new_tokens, context - prompt).
+    # Only PRM prefix checks get near it (prompt + a long response prefix + the completion); a row cut
+    # there is a truncated response (finished=False), as one that hits max_new_tokens.
+    ctx = context_length(model)
+    budget = [params.max_new_tokens if ctx is None else max(0, min(params.max_new_tokens, ctx - len(p)))
+              for p in prompt_ids]
+    decoders: dict[int, tuple] = {}
+
+    def decoder_for(n: int):
+        if n not in decoders:
+            pn = params if n == params.max_new_tokens else replace(params, max_new_tokens=n)
+            d = fast.batch_decoder(model, tokenizer, prompt_ids, stops, pn) if pn.fast else None
+            decoders[n] = d if d is not None else hf.batch_decoder(model, tokenizer, pn)
+        return decoders[n]
+
+    batch_size = decoder_for(params.max_new_tokens)[1]
     for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        gen, lps = decode([prompt_ids[i] for i in idx], [stops[i] for i in idx], torch.tensor([seeds[i] for i in idx]))
-        for j, i in enumerate(idx):
-            out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], gen[j], lps[j], eos, stops[i],
-                                   params.max_new_tokens)
+        batch = order[start : start + batch_size]
+        for n in sorted({budget[i] for i in batch}, reverse=True):  # rows of one budget decode together
+            idx = [i for i in batch if budget[i] == n]
+            if n == 0:
+                gen, lps = [[] for _ in idx], [[] for _ in idx]
+            else:
+                gen, lps = decoder_for(n)[0]([prompt_ids[i] for i in idx], [stops[i] for i in idx],
+                                             torch.tensor([seeds[i] for i in idx]))
+            for j, i in enumerate(idx):
+                out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], gen[j], lps[j], eos, stops[i], n)
         if progress is not None:
-            progress.update(len(idx))
+            progress.update(len(batch))
     return out  # type: ignore[return-value]
+
+
+def context_length(model) -> Optional[int]:
+    """The positions the model was built for (GPT-2 ``n_positions``, Llama ``max_position_embeddings``;
+    a wrapper's ``.model`` is looked through), or None when it declares none."""
+    for m in (model, getattr(model, "model", None)):
+        cfg = getattr(m, "config", None)
+        for key in ("n_positions", "max_position_embeddings"):
+            v = getattr(cfg, key, None)
+            if isinstance(v, int) and v > 0:
+                return v
+    return None
 
 
 def _make_rollout(tokenizer, pid, prompt_ids, ids, lps, eos, stops, max_new) -> Rollout:
