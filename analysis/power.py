@@ -115,7 +115,8 @@ def seeds_for(mde_target: float, sd: float, *, paired: bool = True, alpha: float
     return hi
 
 
-def _pts(x: float, scale: float, digits: int = 2) -> str:
+def fmt_points(x: float, scale: float = 100.0, digits: int = 2) -> str:
+    """``x`` in points (×``scale``), ``–`` when unknown."""
     return "–" if x is None or math.isnan(x) else f"{x * scale:.{digits}f}"
 
 
@@ -125,17 +126,17 @@ def markdown_lines(study: NoiseStudy, target: Optional[float] = TARGET, scale: f
     out = [f"**Noise study of `{study.metric}`{unit}**", "",
            "| seeds | mean | seed-to-seed SD | eval SE (per run) | eval share of variance |",
            "|---|---:|---:|---:|---:|",
-           f"| {study.n} | {_pts(study.mean, scale)} | {_pts(study.sd, scale)} | {_pts(study.eval_se, scale)} | "
+           f"| {study.n} | {fmt_points(study.mean, scale)} | {fmt_points(study.sd, scale)} | {fmt_points(study.eval_se, scale)} | "
            f"{'–' if math.isnan(share) else f'{share:.0%}'} |", "",
            f"**MDE{unit} vs seeds per condition** (two-sided {study.alpha:.0%}, {study.power:.0%} power; "
            f"paired: SD of a difference = √2·SD)", "",
            "| seeds | MDE paired | MDE unpaired |", "|---|---:|---:|"]
-    out += [f"| {r.seeds} | {_pts(r.mde_paired, scale)} | {_pts(r.mde_unpaired, scale)} |"
+    out += [f"| {r.seeds} | {fmt_points(r.mde_paired, scale)} | {fmt_points(r.mde_unpaired, scale)} |"
             for r in study.mde.itertuples()]
     if target is not None:
         k = study.seeds_for(target)
         ku = study.seeds_for(target, paired=False)
-        out += ["", f"Seeds per condition for an MDE ≤ {_pts(target, scale)}{unit}: "
+        out += ["", f"Seeds per condition for an MDE ≤ {fmt_points(target, scale)}{unit}: "
                     f"{k if k is not None else '–'} paired, {ku if ku is not None else '–'} unpaired."]
     return out
 

@@ -404,9 +404,10 @@ def build_noise(coll: Collection, runs: pd.DataFrame) -> Report:
 
 
 def noise_table(study) -> tables.Table:
+    from analysis.power import fmt_points as pts
+
     share = study.sampling_share
     head = ["metric", "seeds", "mean", "seed-to-seed SD", "eval SE (per run)", "eval share of variance"]
-    pts = lambda x: "–" if math.isnan(x) else f"{x * 100:.2f}"  # noqa: E731
     rows = [[study.metric, str(study.n), pts(study.mean), pts(study.sd), pts(study.eval_se),
              "–" if math.isnan(share) else f"{share:.0%}"]]
     data = pd.DataFrame([{"metric": study.metric, "n": study.n, "mean": study.mean * 100, "sd": study.sd * 100,
@@ -422,7 +423,7 @@ def noise_table(study) -> tables.Table:
 def mde_table(study) -> tables.Table:
     from analysis import power
 
-    pts = lambda x: "–" if math.isnan(x) else f"{x * 100:.2f}"  # noqa: E731
+    pts = power.fmt_points
     rows = [[str(m.seeds), pts(m.mde_paired), pts(m.mde_unpaired)] for m in study.mde.itertuples()]
     k, ku = study.seeds_for(power.TARGET), study.seeds_for(power.TARGET, paired=False)
     data = study.mde.assign(mde_paired=study.mde["mde_paired"] * 100, mde_unpaired=study.mde["mde_unpaired"] * 100)
