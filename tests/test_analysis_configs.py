@@ -12,22 +12,26 @@ from analysis.overrides import sweep_jobs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPERIMENTS = conf.experiments()  # the conf/experiment/*.yaml files that declare a sweep
+LONG = {"task.long_share": 0.4, "task.n_test": 600}  # testbed=long: the PRM paper's experiments
 EXPECTED = {
     # what each experiment's sweep must be: (jobs of the sweep, {config path: value every job shares});
     # seeds: SEEDS[name] (default 0,1,2)
-    "rl_core": (4 * 2 * 3, {"sft.seed": 0}),
-    "table1": (2 * 2 * 2 * 3, {}),
-    "table2": (4 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True}),
-    "fig3_length": (2 * 3, {"algo.name": "ppo", "eval.n_samples": 20}),
-    "fig4_data": (2 * 4 * 3, {"algo.name": "ppo", "sft.seed": 0}),
-    "reward_weighting": (4 * 3, {"algo.name": "ppo", "prm.dense": True}),
+    "rl_core": (4 * 2 * 3, {"sft.seed": 0, "task.long_share": 0.0}),
+    "table1": (2 * 2 * 2 * 4, LONG),
+    "table2": (4 * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, **LONG}),
+    "fig3_length": (2 * 4, {"algo.name": "ppo", "eval.n_samples": 20, **LONG}),
+    "fig4_data": (2 * 4 * 4, {"algo.name": "ppo", "sft.seed": 0, **LONG}),
+    "reward_weighting": (4 * 4, {"algo.name": "ppo", "prm.dense": True, **LONG}),
     "passrate_study": (2 * 2 * 2 * 2 * 3, {"sft.seed": 0}),  # reward x ablation (dynamic sampling) x algo x model x seed
-    "noise": (8, {"algo.name": "ppo", "prm.dense": False, "prm.value_init": False, "sft.seed": 0}),
-    "recipe_ablations": (6 * 3, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0}),
+    "noise": (8, {"algo.name": "ppo", "prm.dense": False, "prm.value_init": False, "sft.seed": 0, **LONG}),
+    "recipe_ablations": (6 * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0,
+                                 **LONG}),
     "passrate_gradients": (2 * 3, {"algo.name": "grpo", "reward.name": "binary", "gradients.enabled": True,
                                    "sft.seed": 0}),
 }
-SEEDS = {"noise": "0,1,2,3,4,5,6,7"}  # the noise study's 8 seeds; every other experiment 3
+# the noise study's 8 seeds; the PRM-paper experiments the 4 it chose (docs/RESULTS.md); the others 3
+PRM_PAPER = ("table1", "table2", "fig3_length", "fig4_data", "reward_weighting", "recipe_ablations")
+SEEDS = {"noise": "0,1,2,3,4,5,6,7", **{n: "0,1,2,3" for n in PRM_PAPER}}
 
 
 def test_experiments_are_the_experiment_files_that_declare_a_sweep():
