@@ -66,8 +66,8 @@ class NoiseStudy:
     def seeds_for(self, target: float = TARGET, paired: bool = True, max_n: int = 1000) -> Optional[int]:
         return seeds_for(target, self.sd, paired=paired, alpha=self.alpha, power=self.power, max_n=max_n)
 
-    def to_markdown(self, target: Optional[float] = TARGET, scale: float = 100.0) -> str:
-        return "\n".join(markdown_lines(self, target, scale)) + "\n"
+    def to_markdown(self, target: Optional[float] = TARGET) -> str:
+        return "\n".join(t.to_markdown() for t in tables(self, target))
 
 
 def noise_study(runs: pd.DataFrame, metric: str = PASS1, se_col: str = PASS1_SE,
@@ -115,30 +115,39 @@ def seeds_for(mde_target: float, sd: float, *, paired: bool = True, alpha: float
     return hi
 
 
-def fmt_points(x: float, scale: float = 100.0, digits: int = 2) -> str:
+def fmt_points(x: Optional[float], scale: float = 100.0, digits: int = 2) -> str:
     """``x`` in points (×``scale``), ``–`` when unknown."""
     return "–" if x is None or math.isnan(x) else f"{x * scale:.{digits}f}"
 
 
-def markdown_lines(study: NoiseStudy, target: Optional[float] = TARGET, scale: float = 100.0) -> list[str]:
-    unit = " (points)" if scale == 100 else ""
+def tables(study: NoiseStudy, target: Optional[float] = TARGET) -> list:
+    """The study as two ``analysis.tables.Table``: the noise (n, mean, SD, eval SE, its share of the
+    variance) and the MDE per seed count, in points; the CLI prints them, the report saves them."""
+    from analysis.tables import Table  # lazy: analysis.tables imports TARGET from here
+
     share = study.sampling_share
-    out = [f"**Noise study of `{study.metric}`{unit}**", "",
-           "| seeds | mean | seed-to-seed SD | eval SE (per run) | eval share of variance |",
-           "|---|---:|---:|---:|---:|",
-           f"| {study.n} | {fmt_points(study.mean, scale)} | {fmt_points(study.sd, scale)} | {fmt_points(study.eval_se, scale)} | "
-           f"{'–' if math.isnan(share) else f'{share:.0%}'} |", "",
-           f"**MDE{unit} vs seeds per condition** (two-sided {study.alpha:.0%}, {study.power:.0%} power; "
-           f"paired: SD of a difference = √2·SD)", "",
-           "| seeds | MDE paired | MDE unpaired |", "|---|---:|---:|"]
-    out += [f"| {r.seeds} | {fmt_points(r.mde_paired, scale)} | {fmt_points(r.mde_unpaired, scale)} |"
-            for r in study.mde.itertuples()]
+    noise = Table("noise", "Noise study: seed-to-seed variation of the faithful RL baseline (points)",
+                  ["metric", "seeds", "mean", "seed-to-seed SD", "eval SE (per run)", "eval share of variance"],
+                  [[study.metric, str(study.n), fmt_points(study.mean), fmt_points(study.sd),
+                    fmt_points(study.eval_se), "–" if math.isnan(share) else f"{share:.0%}"]],
+                  pd.DataFrame([{"metric": study.metric, "n": study.n, "mean": study.mean * 100,
+                                 "sd": study.sd * 100, "eval_se": study.eval_se * 100, "eval_share": share}]),
+                  ["SD: sample SD over seeds (ddof 1). Eval SE: the evaluation's own standard error per run "
+                   "(resampling responses to the same problems), mean over runs; its square over the SD's "
+                   "square is the share of the seed-to-seed variance that evaluation sampling alone explains, "
+                   "the rest comes from training."])
+    note = (f"Two-sided {study.alpha:.0%} test, {study.power:.0%} power, exact noncentral t (analysis.stats.mde). "
+            "Paired: SD of a difference = √2 × SD.")
     if target is not None:
-        k = study.seeds_for(target)
-        ku = study.seeds_for(target, paired=False)
-        out += ["", f"Seeds per condition for an MDE ≤ {fmt_points(target, scale)}{unit}: "
-                    f"{k if k is not None else '–'} paired, {ku if ku is not None else '–'} unpaired."]
-    return out
+        k, ku = study.seeds_for(target), study.seeds_for(target, paired=False)
+        note += (f" Seeds for an MDE ≤ {fmt_points(target)} points: {k if k is not None else '–'} paired, "
+                 f"{ku if ku is not None else '–'} unpaired.")
+    m = study.mde
+    mde = Table("mde_vs_seeds", "Minimum detectable difference (points) against seeds per condition",
+                ["seeds", "MDE paired", "MDE unpaired"],
+                [[str(r.seeds), fmt_points(r.mde_paired), fmt_points(r.mde_unpaired)] for r in m.itertuples()],
+                m.assign(mde_paired=m["mde_paired"] * 100, mde_unpaired=m["mde_unpaired"] * 100), [note])
+    return [noise, mde]
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -104,12 +104,10 @@ def verdict(c: stats.Comparison, expected_sign: int | str) -> str:
 
 
 def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, sign: int | str,
-           what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points", digits: int = 1,
-           mde: Optional[float] = None) -> Claim:
-    """``mde``: the design MDE a null is bounded by (metric units); by default
-    ``tables.bound_for(metric)`` (the noise study's target for pass@k, none otherwise). The MDE
-    printed is the comparison's own (observed SD of the paired differences, number of pairs)."""
-    c = stats.compare_runs(runs_a, runs_b, metric, mde=tables.bound_for(metric) if mde is None else mde)
+           what: str = "Δ pass@1", scale: float = 100.0, unit: str = " points", digits: int = 1) -> Claim:
+    """A null is bounded by ``tables.bound_for(metric)`` (the noise study's target for pass@k, none
+    otherwise); the MDE printed is the comparison's own (observed SD of the paired differences)."""
+    c = stats.compare_runs(runs_a, runs_b, metric, bound=tables.bound_for(metric))
     here = (f"{what} = {c.fmt(scale, digits)}{unit} (n={c.n_pairs} paired seeds, MDE {c.fmt_mde(scale, digits)}, "
             f"Welch p={stats.fmt_p(c.p_welch)})")
     return Claim(paper, here, verdict(c, sign))
@@ -391,8 +389,7 @@ def build_noise(coll: Collection, runs: pd.DataFrame) -> Report:
     r = Report("noise")
     df = tables.with_labels(runs)
     study = power.noise_study(df) if not df.empty else power.noise_study(pd.DataFrame({"seed": []}))
-    r.tables.append(noise_table(study))
-    r.tables.append(mde_table(study))
+    r.tables += power.tables(study)
     r.figures.append(Figure("mde_vs_seeds", "Minimum detectable difference against seeds",
                             figures.mde_vs_seeds(study, power.TARGET),
                             f"Dotted: the {power.TARGET * 100:g}-point target; paired comparisons take the SD "
@@ -401,38 +398,6 @@ def build_noise(coll: Collection, runs: pd.DataFrame) -> Report:
         r.figures.append(Figure("curves", "Training curves of the noise-study seeds", figures.training_curves(
             _curves(coll), df, ["reward/all_pass_rate", "reward/mean", "rollout/kl"], hue="seed")))
     return r
-
-
-def noise_table(study) -> tables.Table:
-    from analysis.power import fmt_points as pts
-
-    share = study.sampling_share
-    head = ["metric", "seeds", "mean", "seed-to-seed SD", "eval SE (per run)", "eval share of variance"]
-    rows = [[study.metric, str(study.n), pts(study.mean), pts(study.sd), pts(study.eval_se),
-             "–" if math.isnan(share) else f"{share:.0%}"]]
-    data = pd.DataFrame([{"metric": study.metric, "n": study.n, "mean": study.mean * 100, "sd": study.sd * 100,
-                          "eval_se": study.eval_se * 100, "eval_share": share}])
-    return tables.Table("noise", "Noise study: seed-to-seed variation of the faithful RL baseline (points)",
-                        head, rows, data,
-                        ["SD: sample SD over seeds (ddof 1) of held-out pass@1. Eval SE: the evaluation's own "
-                         "standard error per run (resampling responses to the same problems), mean over runs; "
-                         "its square over the SD's square is the share of the seed-to-seed variance that "
-                         "evaluation sampling alone explains, the rest comes from training."])
-
-
-def mde_table(study) -> tables.Table:
-    from analysis import power
-
-    pts = power.fmt_points
-    rows = [[str(m.seeds), pts(m.mde_paired), pts(m.mde_unpaired)] for m in study.mde.itertuples()]
-    k, ku = study.seeds_for(power.TARGET), study.seeds_for(power.TARGET, paired=False)
-    data = study.mde.assign(mde_paired=study.mde["mde_paired"] * 100, mde_unpaired=study.mde["mde_unpaired"] * 100)
-    return tables.Table("mde_vs_seeds", "Minimum detectable difference (points) against seeds per condition",
-                        ["seeds", "MDE paired", "MDE unpaired"], rows, data,
-                        [f"Two-sided {study.alpha:.0%} test, {study.power:.0%} power, exact noncentral t "
-                         f"(analysis.stats.mde). Paired: SD of a difference = √2 × SD. Seeds for an MDE ≤ "
-                         f"{power.TARGET * 100:g} points: {k if k is not None else '> table'} paired, "
-                         f"{ku if ku is not None else '> table'} unpaired."])
 
 
 def build_recipe_ablations(coll: Collection, runs: pd.DataFrame) -> Report:

@@ -175,10 +175,10 @@ def mde(sd: float, n: int, *, alpha: float = 0.05, power: float = POWER, paired:
 
 
 def compare(a: Mapping[int, float], b: Mapping[int, float], confidence: float = CONFIDENCE, *,
-            mde: Optional[float] = None, power: float = POWER) -> Comparison:
+            bound: Optional[float] = None, power: float = POWER) -> Comparison:
     """Condition ``a`` minus baseline ``b``, both given as ``{seed: value}``.
 
-    ``mde``: the design MDE (metric units, e.g. the noise study's target) a null result is
+    ``bound``: the design MDE (metric units, e.g. the noise study's target) a null result is
     ``bounded`` by; without it the verdict is ``resolved`` or ``unresolved`` only. The
     comparison's own MDE (observed SD of the paired differences, number of pairs) is always
     computed and reported as ``Comparison.mde``.
@@ -191,7 +191,7 @@ def compare(a: Mapping[int, float], b: Mapping[int, float], confidence: float = 
     dd = np.array([a[s] - b[s] for s in shared], dtype=float)
     d = mean_ci(dd, confidence)
     sd_d = (float(dd.std(ddof=1)) if np.ptp(dd) > 0 else 0.0) if len(dd) >= 2 else math.nan
-    own = _mde(sd_d, len(dd), alpha=1 - confidence, power=power, paired=True)
+    own = mde(sd_d, len(dd), alpha=1 - confidence, power=power, paired=True)
     va, vb = np.array(list(a.values())), np.array(list(b.values()))
     t = p = math.nan
     if len(va) >= 2 and len(vb) >= 2:
@@ -202,10 +202,7 @@ def compare(a: Mapping[int, float], b: Mapping[int, float], confidence: float = 
             res = stats.ttest_ind(va, vb, equal_var=False)
             t, p = float(res.statistic), float(res.pvalue)
     return Comparison(d.mean, d.lo, d.hi, d.n, p, t, len(va), len(vb), sd_d, own,
-                      math.nan if mde is None else float(mde))
-
-
-_mde = mde  # ``compare``'s keyword of the same name shadows the function there
+                      math.nan if bound is None else float(bound))
 
 
 def per_seed(runs: pd.DataFrame, metric: str, seed_col: str = "seed") -> dict[int, float]:
@@ -237,8 +234,8 @@ def estimate(runs: pd.DataFrame, metric: str, seed_col: str = "seed") -> Estimat
 
 
 def compare_runs(runs: pd.DataFrame, baseline: pd.DataFrame, metric: str, seed_col: str = "seed", *,
-                 mde: Optional[float] = None) -> Comparison:
-    return compare(per_seed(runs, metric, seed_col), per_seed(baseline, metric, seed_col), mde=mde)
+                 bound: Optional[float] = None) -> Comparison:
+    return compare(per_seed(runs, metric, seed_col), per_seed(baseline, metric, seed_col), bound=bound)
 
 
 def curve_band(curves: pd.DataFrame, metric: str, by: Sequence[str] = (), step_col: str = "step",

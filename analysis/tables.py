@@ -196,11 +196,11 @@ def condition_table(runs: pd.DataFrame, *, by: str, order: Sequence, columns: di
                     reference=None, compare_metric: str = PASS1, scale: float = 100.0,
                     paper: Optional[dict] = None, paper_columns: Sequence[str] = (),
                     label: Callable = str, name: str, title: str, notes: Sequence[str] = (),
-                    extra: Optional[dict[str, tuple[str, int]]] = None, mde: Optional[float] = None) -> Table:
+                    extra: Optional[dict[str, tuple[str, int]]] = None) -> Table:
     """Rows = values of ``by`` (in ``order``, those present); ``columns`` = {title: metric}.
 
     ``reference``: the ``by`` value the Δ column compares against (paired by seed); the verdict
-    bounds a null by ``mde`` (metric units) when given, else by ``bound_for(compare_metric)``.
+    bounds a null by ``bound_for(compare_metric)``.
     ``extra``: {title: (metric, digits)} columns shown as plain means over seeds (counts, shares).
     """
     head = [by.replace("_", " ").capitalize() if by.islower() else by, "n"] + list(columns)
@@ -228,10 +228,9 @@ def condition_table(runs: pd.DataFrame, *, by: str, order: Sequence, columns: di
             if v == reference or ref_runs is None or ref_runs.empty:
                 cells += ["(ref)" if v == reference else "–", "–", "–", "–"]
                 rec.update({"diff": math.nan, "diff_lo": math.nan, "diff_hi": math.nan, "p_welch": math.nan,
-                            "sd_diff": math.nan, "mde": math.nan, "verdict": ""})
+                            "sd_diff": math.nan, "mde": math.nan, "bound": math.nan, "verdict": ""})
             else:
-                c = stats.compare_runs(g, ref_runs, compare_metric,
-                                       mde=bound_for(compare_metric) if mde is None else mde)
+                c = stats.compare_runs(g, ref_runs, compare_metric, bound=bound_for(compare_metric))
                 cells += [c.fmt(scale), stats.fmt_p(c.p_welch), c.fmt_mde(scale), c.verdict]
                 rec.update(comparison_record(c, scale))
         if paper:
@@ -315,8 +314,7 @@ def sweep_table(runs: pd.DataFrame, factor: str, *, name: str, title: str, refer
 
 
 def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None, *, name: str = "passrate",
-                   title: str = "Pass-rate study: binary vs pass-rate reward, held-out pass@1 (%)",
-                   mde: Optional[float] = None) -> Table:
+                   title: str = "Pass-rate study: binary vs pass-rate reward, held-out pass@1 (%)") -> Table:
     """Pass-rate study: rows (model, algorithm), columns binary vs pass_rate reward.
 
     Give it the runs of one recipe (``ablation``): the report builds the primary table from the
@@ -348,7 +346,7 @@ def passrate_table(runs: pd.DataFrame, density: Optional[pd.DataFrame] = None, *
                 continue
             b, p = g[g["reward"] == "binary"], g[g["reward"] == "pass_rate"]
             eb, ep = stats.estimate(b, PASS1), stats.estimate(p, PASS1)
-            c = stats.compare_runs(p, b, PASS1, mde=bound_for(PASS1) if mde is None else mde)
+            c = stats.compare_runs(p, b, PASS1, bound=bound_for(PASS1))
             dens = [stats.estimate(x, m) for m in dens_cols for x in (b, p)]
             rows.append([model, algo.upper(), f"{eb.n}/{ep.n}", eb.fmt(100), ep.fmt(100), c.fmt(100),
                          stats.fmt_p(c.p_welch), c.fmt_mde(100), c.verdict] + [d.fmt(1.0, 2, interval=False) for d in dens])

@@ -136,11 +136,11 @@ def test_classify():
 def test_comparison_reports_own_mde_and_judges_by_the_bound():
     a = {0: 0.30, 1: 0.32, 2: 0.31, 3: 0.29}
     b = {0: 0.30, 1: 0.31, 2: 0.315, 3: 0.29}
-    c = stats.compare(a, b, mde=0.015)
+    c = stats.compare(a, b, bound=0.015)
     dd = np.array([0.0, 0.01, -0.005, 0.0])
     assert c.sd_diff == pytest.approx(dd.std(ddof=1))
     assert c.mde == pytest.approx(stats.mde(dd.std(ddof=1), 4))
     assert c.bound == 0.015 and c.verdict == stats.BOUNDED  # [-0.0085, +0.011] within ±0.015
     assert stats.compare(a, b).verdict == stats.UNRESOLVED  # without a bound
-    assert stats.compare({0: 0.1}, {0: 0.0}, mde=0.015).verdict == stats.NOT_MEASURED
+    assert stats.compare({0: 0.1}, {0: 0.0}, bound=0.015).verdict == stats.NOT_MEASURED
     assert c.fmt_mde(100) == f"{c.mde * 100:.1f}"

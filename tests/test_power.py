@@ -24,7 +24,7 @@ def test_noise_study_numbers():
     assert row["mde_unpaired"] == pytest.approx(stats.mde(sd, 5, paired=False))
     assert st.mde["seeds"].tolist() == list(range(2, 9))
     md = st.to_markdown(0.015)
-    assert "| 8 | 20.88 |" in md and "MDE ≤ 1.50 (points)" in md
+    assert "| eval/pass@1 | 8 | 20.88 |" in md and "MDE ≤ 1.50 points" in md and "| 5 |" in md
 
 
 def test_seeds_for_matches_brute_force():
