@@ -101,6 +101,10 @@ class AlgoConfig:
     max_new_tokens: int = positive(160)  # rollout response length cap
     n_checkpoints: int = positive(4)  # C: evenly spaced policy+value checkpoints kept for PRM collection
     entropy_coef: float = nonneg(0.0)  # entropy bonus
+    # forward/backward passes over rollouts run in length-sorted micro-batches of at most this many padded
+    # positions (rows x columns), gradients accumulated: the same minibatches and losses, far less padding
+    # (prmlab.algos.core.length_chunks). 0 = whole minibatches as padded. Changes float rounding only.
+    micro_tokens: int = nonneg(4096)
 
 
 @dataclass

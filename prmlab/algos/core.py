@@ -38,6 +38,7 @@ import functools
 import inspect
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator, Optional
 
 import torch
@@ -178,30 +179,42 @@ def clipped_value_loss(values: Tensor, old_values: Tensor, returns: Tensor,
 
         0.5 * max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)
 
-    Returns ``(loss [B,T], clipped [B,T] float)`` with ``clipped`` marking where the clipped
-    term is the larger one.
+    Returns ``(loss [B,T], clipped [B,T] float)`` with ``clipped`` marking where the clip is
+    active (|V - V_old| > c) and the clipped term is the larger one. Inside the clip range the two
+    terms are equal up to float rounding (V_old + (V - V_old) need not round to V), so comparing
+    them alone would count rounding noise as clipping.
     """
     unclipped = (values - returns) ** 2
     if value_clip is None:
         return 0.5 * unclipped, torch.zeros_like(unclipped)
     v_clipped = old_values + (values - old_values).clamp(-value_clip, value_clip)
     clipped = (v_clipped - returns) ** 2
-    return 0.5 * torch.maximum(unclipped, clipped), (clipped > unclipped).float()
+    active = (values - old_values).abs() > value_clip
+    return 0.5 * torch.maximum(unclipped, clipped), ((clipped > unclipped) & active).float()
 
 
-def aggregate_loss(loss_mat: Tensor, mask: Tensor, loss_agg: str, norm_len: Optional[int] = None) -> Tensor:
+def aggregate_loss(loss_mat: Tensor, mask: Tensor, loss_agg: str, norm_len: Optional[int] = None,
+                   whole: Optional["Extent"] = None) -> Tensor:
     """Reduce a per-token loss to a scalar (see module doc for the three modes and their papers).
 
     ``norm_len`` is the Dr. GRPO constant (default: the tensor's T); the updates pass the
     generation cap ``max_new_tokens`` so it does not change with the batch's longest response.
+    ``whole``: these rows are one micro-batch of a minibatch of that extent; the result is then
+    this piece's share, and the shares of all pieces sum to the minibatch's loss.
     """
-    if loss_agg == "token_mean":
-        return masked_mean(loss_mat, mask)
-    if loss_agg == "seq_mean_token_mean":
-        return masked_mean(loss_mat, mask, dim=1).mean()
-    if loss_agg == "seq_mean_token_sum_norm":
+    if loss_agg not in LOSS_AGGS:
+        raise ValueError(f"unknown loss_agg {loss_agg!r}; expected one of {LOSS_AGGS}")
+    if whole is None:
+        if loss_agg == "token_mean":
+            return masked_mean(loss_mat, mask)
+        if loss_agg == "seq_mean_token_mean":
+            return masked_mean(loss_mat, mask, dim=1).mean()
         return (masked_sum(loss_mat, mask, dim=1) / float(norm_len or loss_mat.shape[1])).mean()
-    raise ValueError(f"unknown loss_agg {loss_agg!r}; expected one of {LOSS_AGGS}")
+    if loss_agg == "token_mean":
+        return masked_sum(loss_mat, mask) / whole.tokens.clamp(min=1e-8)
+    if loss_agg == "seq_mean_token_mean":
+        return masked_mean(loss_mat, mask, dim=1).sum() / whole.rows
+    return (masked_sum(loss_mat, mask, dim=1) / float(norm_len or whole.width)).sum() / whole.rows
 
 
 def explained_variance(predicted: Tensor, target: Tensor, mask: Tensor) -> float:
@@ -265,6 +278,90 @@ def response_values(value_model, input_ids: Tensor, attention_mask: Tensor, prom
 
 
 # ----------------------------------------------------------------------------- minibatching
+@dataclass(frozen=True)
+class Extent:
+    """Size of a minibatch that is run in micro-batches: its response tokens, rows and T."""
+
+    tokens: Tensor  # [] float, sum of the response mask
+    rows: int
+    width: int
+
+    @staticmethod
+    def of(mask: Tensor) -> "Extent":
+        return Extent(mask.sum(), mask.shape[0], mask.shape[1])
+
+
+def share(x: Tensor, mask: Tensor, whole: Optional[Extent]) -> Tensor:
+    """A micro-batch's share of the minibatch's masked mean of ``x`` (the shares sum to it);
+    ``whole=None``: the rows are the whole minibatch, and this is its masked mean."""
+    return masked_mean(x, mask) if whole is None else masked_sum(x, mask) / whole.tokens.clamp(min=1e-8)
+
+
+def length_chunks(attention_mask: Tensor, response_mask: Tensor, prompt_len: int, max_tokens: int) -> list[Tensor]:
+    """Row sets for running a padded batch in micro-batches that carry little padding.
+
+    A row's prompt is left-padded to ``prompt_len`` and its response right-padded, so a set of
+    rows, trimmed (``trim_columns``), is (longest prompt + longest response) columns wide. Rows
+    are sorted by prompt length, then response length, and cut greedily so that rows x width stays
+    within ``max_tokens`` (each set has at least one row). ``max_tokens=0``: one set, every row in
+    order (the padded batch as it is). The sets are a partition of the rows.
+    """
+    B = attention_mask.shape[0]
+    if max_tokens <= 0 or B <= 1:
+        return [torch.arange(B)]
+    plen = attention_mask[:, :prompt_len].sum(1).cpu()
+    rlen = response_mask.sum(1).long().cpu()
+    order = sorted(range(B), key=lambda i: (int(plen[i]), int(rlen[i])))
+    chunks, cur, p_max, r_max = [], [], 0, 0
+    for i in order:
+        p, r = max(p_max, int(plen[i])), max(r_max, int(rlen[i]))
+        if cur and (len(cur) + 1) * (p + r) > max_tokens:
+            chunks.append(torch.tensor(cur))
+            cur, p, r = [], int(plen[i]), int(rlen[i])
+        cur.append(i)
+        p_max, r_max = p, r
+    chunks.append(torch.tensor(cur))
+    return chunks
+
+
+def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int) -> Iterator[tuple[dict[str, Tensor], int]]:
+    """A minibatch (``select_minibatch``'s dict) as length-sorted micro-batches, each trimmed to
+    the columns its rows need. With ``max_tokens=0`` it yields the minibatch itself."""
+    if max_tokens <= 0:
+        yield mb, prompt_len
+        return
+    for rows in length_chunks(mb["attention_mask"], mb["mask"], prompt_len, max_tokens):
+        rows = rows.to(mb["input_ids"].device)
+        part = {k: v[rows] for k, v in mb.items()}
+        seq, resp, p = trim_columns(part["input_ids"], part["attention_mask"], part["mask"], prompt_len)
+        yield {k: (v[:, seq] if k in ("input_ids", "attention_mask") else v[:, resp]) for k, v in part.items()}, p
+
+
+@torch.no_grad()
+def chunked_response_forward(fn, input_ids: Tensor, attention_mask: Tensor, response_mask: Tensor,
+                             prompt_len: int, max_tokens: int) -> tuple[Tensor, ...]:
+    """Run ``fn(ids, attn, prompt_len) -> tuple of [b, t]`` (response-aligned outputs) over
+    length-sorted micro-batches of a padded batch and reassemble each output as ``[B, T]``, zero
+    past a row's micro-batch's width. Same values as one call on the whole batch up to float
+    rounding (the kept columns are causal and positions come from the mask); much less padding
+    when prompt and response lengths vary."""
+    B, T = response_mask.shape
+    chunks = length_chunks(attention_mask, response_mask, prompt_len, max_tokens)
+    if len(chunks) == 1:
+        return tuple(fn(input_ids, attention_mask, prompt_len))
+    outs: Optional[list[Tensor]] = None
+    for rows in chunks:
+        rows = rows.to(input_ids.device)
+        ids, am, rm = input_ids[rows], attention_mask[rows], response_mask[rows]
+        seq, resp, p = trim_columns(ids, am, rm, prompt_len)
+        parts = fn(ids[:, seq], am[:, seq], p)
+        if outs is None:
+            outs = [torch.zeros(B, T, dtype=x.dtype, device=x.device) for x in parts]
+        for o, x in zip(outs, parts):
+            o[rows, : x.shape[1]] = x
+    return tuple(outs)
+
+
 def minibatch_indices(batch_size: int, minibatch_size: int, device=None) -> Iterator[Tensor]:
     """One epoch of shuffled minibatch index sets (the last one may be smaller)."""
     perm = torch.randperm(batch_size, device=device)
@@ -283,6 +380,17 @@ def trim_columns(input_ids: Tensor, attention_mask: Tensor, response_mask: Tenso
     resp_cols = response_mask.any(0).nonzero()
     t_len = int(resp_cols[-1]) + 1 if len(resp_cols) else 1
     return slice(first, prompt_len + t_len), slice(0, t_len), prompt_len - first
+
+
+class StatsSum:
+    """Sums of named scalar stats over the micro-batches of one minibatch (their shares)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, float] = {}
+
+    def add(self, **stats: float | Tensor) -> None:
+        for k, v in stats.items():
+            self.sums[k] = self.sums.get(k, 0.0) + (float(v.detach()) if isinstance(v, Tensor) else float(v))
 
 
 class StatsMean:

@@ -27,12 +27,14 @@ epochs (as in the paper's multi-iteration variant); forward passes run with drop
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
 from prmlab.algos.core import (
-    StatsMean, aggregate_loss, clipped_policy_loss, eval_mode, group_advantages, kl_penalty, masked_mean,
-    masked_sum, minibatch_indices, select_minibatch, sequence_logprobs,
+    Extent, StatsMean, StatsSum, aggregate_loss, clipped_policy_loss, eval_mode, group_advantages, kl_penalty,
+    masked_sum, micro_batches, minibatch_indices, select_minibatch, sequence_logprobs, share,
 )
 
 __all__ = ["compute_advantages", "update", "sequence_scores"]
@@ -64,37 +66,43 @@ def update(policy, optimizer, batch, advantages: Tensor, returns, cfg, *,
         for _ in range(cfg.epochs):
             for idx in minibatch_indices(batch.input_ids.shape[0], cfg.minibatch_size):
                 mb, prompt_len = select_minibatch(batch, idx, device, advantages=advantages)
-                mask = mb["mask"]
-
-                logprobs, entropy = sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], prompt_len,
-                                                      temperature=cfg.temperature,
-                                                      entropy_grad=bool(cfg.entropy_coef))
-                pg_mat, clipped, ratio = clipped_policy_loss(logprobs, mb["old_logprobs"], mb["advantages"],
-                                                             cfg.clip_eps)
-                kl_mat = kl_penalty(logprobs, mb["ref_logprobs"], cfg.kl_estimator)
-                loss_mat = pg_mat + cfg.kl_coef * kl_mat if cfg.kl_coef else pg_mat
-                loss = aggregate_loss(loss_mat, mask, cfg.loss_agg, cfg.max_new_tokens)
-                if cfg.entropy_coef:
-                    loss = loss - cfg.entropy_coef * aggregate_loss(entropy, mask, cfg.loss_agg, cfg.max_new_tokens)
-
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # the minibatch's loss is the sum of its micro-batches' shares: accumulate their gradients
+                whole, parts = Extent.of(mb["mask"]) if cfg.micro_tokens else None, StatsSum()
+                for part, p_len in micro_batches(mb, prompt_len, cfg.micro_tokens):
+                    loss, part_stats = _loss_share(policy, part, p_len, whole, cfg)
+                    loss.backward()
+                    parts.add(**part_stats)
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
                 optimizer.step()
-
-                with torch.no_grad():
-                    stats.add(**{
-                        "losses/policy": aggregate_loss(pg_mat, mask, cfg.loss_agg, cfg.max_new_tokens),
-                        "losses/total": loss,
-                        "losses/kl": masked_mean(kl_mat, mask),
-                        "losses/entropy": masked_mean(entropy, mask),
-                        # KL(pi_old || pi_theta), k3 estimate from pi_old's samples: how far this step moved
-                        "losses/approx_kl": masked_mean(kl_penalty(mb["old_logprobs"], logprobs, "k3"), mask),
-                        "losses/clip_frac": masked_mean(clipped, mask),
-                        "losses/ratio": masked_mean(ratio, mask),
-                        "losses/grad_norm": grad_norm,
-                    })
+                stats.add(**parts.sums, **{"losses/grad_norm": grad_norm})
     out = stats.means()
     # share of rollouts whose advantage is non-zero: the ones that carry any gradient
     out["losses/nonzero_adv_frac"] = float((advantages.abs().sum(1) > 0).float().mean())
     return out
+
+
+def _loss_share(policy, mb: dict, prompt_len: int, whole: Optional[Extent], cfg) -> tuple[Tensor, dict]:
+    """One micro-batch's share of the minibatch's clipped-ratio + KL loss, and its share of each
+    logged statistic (``whole=None``: the micro-batch is the whole minibatch)."""
+    mask = mb["mask"]
+    logprobs, entropy = sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], prompt_len,
+                                          temperature=cfg.temperature, entropy_grad=bool(cfg.entropy_coef))
+    pg_mat, clipped, ratio = clipped_policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], cfg.clip_eps)
+    kl_mat = kl_penalty(logprobs, mb["ref_logprobs"], cfg.kl_estimator)
+    loss_mat = pg_mat + cfg.kl_coef * kl_mat if cfg.kl_coef else pg_mat
+    loss = aggregate_loss(loss_mat, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
+    if cfg.entropy_coef:
+        loss = loss - cfg.entropy_coef * aggregate_loss(entropy, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
+    with torch.no_grad():
+        stats = {
+            "losses/policy": aggregate_loss(pg_mat, mask, cfg.loss_agg, cfg.max_new_tokens, whole),
+            "losses/total": loss,
+            "losses/kl": share(kl_mat, mask, whole),
+            "losses/entropy": share(entropy, mask, whole),
+            # KL(pi_old || pi_theta), k3 estimate from pi_old's samples: how far this step moved
+            "losses/approx_kl": share(kl_penalty(mb["old_logprobs"], logprobs, "k3"), mask, whole),
+            "losses/clip_frac": share(clipped, mask, whole),
+            "losses/ratio": share(ratio, mask, whole),
+        }
+    return loss, stats

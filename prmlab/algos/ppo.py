@@ -46,13 +46,15 @@ Departures from the paper's recipe:
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 from torch import Tensor
 
 from prmlab.algos.core import (
-    StatsMean, aggregate_loss, clipped_policy_loss, clipped_value_loss, eval_mode, explained_variance,
-    gae, kl_penalty, masked_mean, masked_whiten, minibatch_indices, response_values, select_minibatch,
-    sequence_logprobs,
+    Extent, StatsMean, StatsSum, aggregate_loss, clipped_policy_loss, clipped_value_loss, eval_mode,
+    explained_variance, gae, kl_penalty, masked_mean, masked_whiten, micro_batches, minibatch_indices,
+    response_values, select_minibatch, sequence_logprobs, share,
 )
 
 __all__ = ["compute_advantages", "update", "response_values"]
@@ -89,46 +91,19 @@ def update(policy, optimizer, batch, advantages: Tensor, returns: Tensor, cfg, *
             for idx in minibatch_indices(batch.input_ids.shape[0], cfg.minibatch_size):
                 mb, prompt_len = select_minibatch(batch, idx, device, advantages=advantages, returns=returns,
                                                   values=batch.values)
-                mask = mb["mask"]
-
-                # policy: clipped surrogate (+ optional entropy bonus)
-                logprobs, entropy = sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], prompt_len,
-                                                      temperature=cfg.temperature,
-                                                      entropy_grad=bool(cfg.entropy_coef))
-                pg_mat, clipped, ratio = clipped_policy_loss(logprobs, mb["old_logprobs"], mb["advantages"],
-                                                             cfg.clip_eps)
-                pg_loss = aggregate_loss(pg_mat, mask, cfg.loss_agg, cfg.max_new_tokens)
-                entropy_loss = aggregate_loss(entropy, mask, cfg.loss_agg, cfg.max_new_tokens)
-
-                # critic: regression to the lambda-returns, pessimistically clipped around V_old
-                new_values = response_values(value_model, mb["input_ids"], mb["attention_mask"], prompt_len)
-                vf_mat, v_clipped = clipped_value_loss(new_values, mb["values"], mb["returns"], cfg.value_clip)
-                vf_loss = aggregate_loss(vf_mat, mask, cfg.loss_agg, cfg.max_new_tokens)
-
-                loss = pg_loss - cfg.entropy_coef * entropy_loss + cfg.vf_coef * vf_loss
                 optimizer.zero_grad(set_to_none=True)
                 value_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # the minibatch's loss is the sum of its micro-batches' shares: accumulate their gradients
+                whole, parts = Extent.of(mb["mask"]) if cfg.micro_tokens else None, StatsSum()
+                for part, p_len in micro_batches(mb, prompt_len, cfg.micro_tokens):
+                    loss, part_stats = _loss_share(policy, value_model, part, p_len, whole, cfg)
+                    loss.backward()
+                    parts.add(**part_stats)
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
                 value_grad_norm = torch.nn.utils.clip_grad_norm_(value_model.parameters(), max_norm)
                 optimizer.step()
                 value_optimizer.step()
-
-                with torch.no_grad():
-                    stats.add(**{
-                        "losses/policy": pg_loss,
-                        "losses/value": vf_loss,
-                        "losses/total": loss,
-                        "losses/entropy": masked_mean(entropy, mask),
-                        "losses/kl": masked_mean(kl_penalty(logprobs, mb["ref_logprobs"], cfg.kl_estimator), mask),
-                        # KL(pi_old || pi_theta), k3 estimate from pi_old's samples: how far this step moved
-                        "losses/approx_kl": masked_mean(kl_penalty(mb["old_logprobs"], logprobs, "k3"), mask),
-                        "losses/clip_frac": masked_mean(clipped, mask),
-                        "losses/ratio": masked_mean(ratio, mask),
-                        "losses/value_clip_frac": masked_mean(v_clipped, mask),
-                        "losses/grad_norm": grad_norm,
-                        "losses/value_grad_norm": value_grad_norm,
-                    })
+                stats.add(**parts.sums, **{"losses/grad_norm": grad_norm, "losses/value_grad_norm": value_grad_norm})
     out = stats.means()
     # CleanRL's definition: how much of the return variance the sampling-time critic explained
     out["losses/explained_variance"] = explained_variance(
@@ -136,3 +111,36 @@ def update(policy, optimizer, batch, advantages: Tensor, returns: Tensor, cfg, *
     out["losses/value_mean"] = float(masked_mean(batch.values.float(), batch.response_mask.float()))
     out["losses/return_mean"] = float(masked_mean(returns.float(), batch.response_mask.float()))
     return out
+
+
+def _loss_share(policy, value_model, mb: dict, prompt_len: int, whole: Optional[Extent], cfg) -> tuple[Tensor, dict]:
+    """One micro-batch's share of the minibatch's PPO loss (algorithm step 3), and its share of
+    each logged statistic (``whole=None``: the micro-batch is the whole minibatch)."""
+    mask = mb["mask"]
+    # policy: clipped surrogate (+ optional entropy bonus)
+    logprobs, entropy = sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], prompt_len,
+                                          temperature=cfg.temperature, entropy_grad=bool(cfg.entropy_coef))
+    pg_mat, clipped, ratio = clipped_policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], cfg.clip_eps)
+    pg_loss = aggregate_loss(pg_mat, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
+    entropy_loss = aggregate_loss(entropy, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
+
+    # critic: regression to the lambda-returns, pessimistically clipped around V_old
+    new_values = response_values(value_model, mb["input_ids"], mb["attention_mask"], prompt_len)
+    vf_mat, v_clipped = clipped_value_loss(new_values, mb["values"], mb["returns"], cfg.value_clip)
+    vf_loss = aggregate_loss(vf_mat, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
+
+    loss = pg_loss - cfg.entropy_coef * entropy_loss + cfg.vf_coef * vf_loss
+    with torch.no_grad():
+        stats = {
+            "losses/policy": pg_loss,
+            "losses/value": vf_loss,
+            "losses/total": loss,
+            "losses/entropy": share(entropy, mask, whole),
+            "losses/kl": share(kl_penalty(logprobs, mb["ref_logprobs"], cfg.kl_estimator), mask, whole),
+            # KL(pi_old || pi_theta), k3 estimate from pi_old's samples: how far this step moved
+            "losses/approx_kl": share(kl_penalty(mb["old_logprobs"], logprobs, "k3"), mask, whole),
+            "losses/clip_frac": share(clipped, mask, whole),
+            "losses/ratio": share(ratio, mask, whole),
+            "losses/value_clip_frac": share(v_clipped, mask, whole),
+        }
+    return loss, stats

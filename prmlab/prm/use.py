@@ -46,6 +46,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
+from prmlab.algos.core import chunked_response_forward
 from prmlab.layout import PRM_META_FILE, prm_dir
 from prmlab.models import ScalarHeadModel
 from prmlab.prm.label import is_neutral_line
@@ -79,15 +80,20 @@ def prm_loss_of(prm_path: Path) -> str:
 
 @torch.no_grad()
 def prm_line_scores(prm: torch.nn.Module, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
-                    loss: str = "mse", batch_size: int = 64) -> list[list[float]]:
+                    loss: str = "mse", micro_tokens: int = 0) -> list[list[float]]:
     """PRM(x, s_1..s_j) for every line j of every rollout: the PRM's output at line j's line-end
-    token, on the label scale. ``ids``/``attn`` [B, P+T] are the padded batch of ``rollouts``."""
-    out = []
-    for i in range(0, len(rollouts), batch_size):
-        v = to_reward_scale(prm(ids[i : i + batch_size], attn[i : i + batch_size]).float(), loss).cpu()
-        for b, r in enumerate(rollouts[i : i + batch_size]):
-            out.append([float(v[b, P + t]) for t in r.line_end_tokens])
-    return out
+    token, on the label scale. ``ids``/``attn`` [B, P+T] are the padded batch of ``rollouts``;
+    the forward runs in length-sorted micro-batches of ``micro_tokens`` positions (0: one pass)."""
+    if micro_tokens <= 0:  # fixed slices of 64 padded rows
+        v = torch.cat([prm(ids[i : i + 64], attn[i : i + 64]).float()[:, P:] for i in range(0, len(rollouts), 64)])
+    else:
+        mask = torch.zeros(ids.shape[0], ids.shape[1] - P, device=ids.device)
+        for b, r in enumerate(rollouts):
+            mask[b, : len(r.response_ids)] = 1
+        # response-aligned: column t is the PRM's output at token P + t (the prefix ending with it)
+        v, = chunked_response_forward(lambda i, a, p: (prm(i, a)[:, p:].float(),), ids, attn, mask, P, micro_tokens)
+    v = to_reward_scale(v, loss).cpu()
+    return [[float(v[b, t]) for t in r.line_end_tokens] for b, r in enumerate(rollouts)]
 
 
 def dense_prm_rewards(prm_scores: Sequence[Sequence[float]], line_end_tokens: Sequence[Sequence[int]],
@@ -133,18 +139,19 @@ class DenseReward:
     lambda_pass: float
     length_norm: bool
     norm: str = "all_lines"  # DENSE_NORMS: what M counts
+    micro_tokens: int = 0  # the PRM's forward in length-sorted micro-batches (algo.micro_tokens; 0 = one pass)
 
     @classmethod
-    def load(cls, prm_train_entry: Path, prm_cfg, device, dtype) -> "DenseReward":
+    def load(cls, prm_train_entry: Path, prm_cfg, device, dtype, micro_tokens: int = 0) -> "DenseReward":
         path = prm_dir(prm_train_entry)
         prm = ScalarHeadModel.load(path, device, dtype).eval().requires_grad_(False)
         return cls(prm, prm_loss_of(path), prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm,
-                   prm_cfg.dense_norm)
+                   prm_cfg.dense_norm, micro_tokens)
 
     def __call__(self, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
                  passed: Sequence[bool], T: int) -> Tensor:
         """``[B, T]`` dense terms for the padded batch ``ids``/``attn`` [B, P+T] of ``rollouts``."""
-        scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss)
+        scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss, self.micro_tokens)
         return dense_prm_rewards(scores, [r.line_end_tokens for r in rollouts], passed, T,
                                  self.lambda_fail, self.lambda_pass, self.length_norm,
                                  lines=[r.lines for r in rollouts], norm=self.norm)

@@ -13,5 +13,5 @@ def rl_baseline_stage(ctx) -> dict:
 def rl_stage(ctx) -> dict:
     cfg, rt = ctx.cfg, ctx.runtime
     prm_train = ctx.inputs["prm_train"]
-    dense = DenseReward.load(prm_train, cfg.prm, rt.device, rt.dtype) if cfg.prm.dense else None
+    dense = DenseReward.load(prm_train, cfg.prm, rt.device, rt.dtype, cfg.algo.micro_tokens) if cfg.prm.dense else None
     return train_rl(ctx, dense=dense, value_init=value_init_dir(prm_train, cfg))
