@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 from prmlab.config import register_configs
 from prmlab.errors import ConfigError, PrmlabError
 from prmlab.layout import SAMPLES_FILE
+from prmlab.rl.clock import breakdown_line
 from prmlab.validation import compose_error, validate
 
 log = logging.getLogger("prmlab")
@@ -104,10 +105,15 @@ def run(cfg: DictConfig) -> dict:
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:
-    """One screen: stages (computed/reused, time), held-out pass@k by slice, where records went."""
+    """One screen: stages (computed/reused, time), each RL stage's step-time breakdown, held-out
+    pass@k by slice, where records went."""
     lines = ["", "=" * 78, f"prmlab run ({summary['wall_time_s']:.1f}s): {' '.join(summary['overrides']) or 'defaults'}"]
     for name, st in summary["stages"].items():
         lines.append(f"  {name:<12} {st['status']:<9} {st['seconds']:>8.1f}s  key {st['key']}")
+    for name, st in summary["stages"].items():  # RL stages: where a step's time went (rl/clock.py)
+        line = breakdown_line(summary, name)
+        if line is not None:
+            lines.append(line + ("  (when it was computed)" if st["status"] == "reused" else ""))
     ev = {k[len("eval/"):]: v for k, v in summary.items() if k.startswith("eval/pass")}
     if "pass@1" in ev:
         ks = sorted({k.split("/")[0] for k in ev if re.fullmatch(r"pass@\d+", k.split("/")[0])}, key=lambda k: int(k[5:]))

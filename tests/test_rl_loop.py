@@ -13,7 +13,9 @@ from prmlab.layout import policy_dir
 from prmlab.models import ScalarHeadModel
 from prmlab.pipeline import NullTracker, StageCache, StageContext, run_plan, select_fields
 from prmlab.prm.use import DenseReward
+from prmlab.rl import clock as C
 from prmlab.rl import loop
+from prmlab.rl.clock import StepClock
 from prmlab.rl.state import setup
 from prmlab.runtime import Runtime
 from prmlab.stages import STAGES, build_plan
@@ -110,7 +112,11 @@ def test_one_rl_step_by_its_named_steps(upstream, tmp_path):
     assert all(torch.equal(before[k], v) for k, v in s.ref.state_dict().items())
     assert "losses/policy" in stats or any(k.startswith("losses/") for k in stats)
     # 7. metrics describe every sampled rollout; density over all 8 groups: 3 of 8 carry a gradient
-    m = loop.step_metrics(ctx.cfg.algo, s, rollouts, verdicts, sc, batch, varied, stats, (0.0, 1.0, 2.0, 3.0))
+    clock = StepClock()
+    clock.now.update(generate=2.0, execute=0.5)
+    m = loop.step_metrics(ctx.cfg.algo, s, rollouts, verdicts, sc, batch, varied, stats, clock)
+    assert m["perf/time_execute"] == 0.5
+    assert m["perf/tokens_per_s_generate"] == pytest.approx(sum(len(r.response_ids) for r in rollouts) / 2.0)
     assert m["reward/mean"] == pytest.approx(sum(want) / len(want))
     assert m["reward/nonzero_group_var_frac"] == pytest.approx(3 / 8)
     assert m["rollout/trained_varied_group_frac"] == pytest.approx(3 / 4)
@@ -146,3 +152,25 @@ def test_dense_reward_terms_match_an_unpadded_prm_pass(upstream, tmp_path):
             expect[t] += 0.5 * float(out[len(r.prompt_ids) + t].clamp(-1, 1)) / len(r.lines)
         assert torch.allclose(terms[i], expect, atol=1e-5), i
         assert with_dense.dense_sum[i] == pytest.approx(float(expect.sum()), abs=1e-5)
+
+
+def test_step_clock_splits_a_step_into_its_phases(monkeypatch):
+
+    t = iter([0.0, 1.0, 3.0, 3.5, 7.5, 8.0,  # step 1: other 1, generate 2, execute 0.5, train 4, end
+              10.0, 10.0, 11.0, 11.0, 12.0, 12.0])  # step 2: generate 1, train 1
+    monkeypatch.setattr(C.time, "perf_counter", lambda: next(t))
+    c = C.StepClock()
+    for phases in (("other", "generate", "execute", "train"), ("other", "generate", "execute", "train")):
+        c.start()
+        for p in phases:
+            c.lap(p)
+        if c.steps == 0:
+            assert c.step_metrics() == {"perf/time_generate": 2.0, "perf/time_execute": 0.5,
+                                        "perf/time_prm_score": 0.0, "perf/time_train": 4.0}
+        c.stop()
+    assert c.total == {"generate": 3.0, "execute": 0.5, "prm_score": 0.0, "train": 5.0, "other": 1.5}
+    s = c.summary("rl")
+    assert s["rl/steps_timed"] == 2 and s["rl/time_other_s"] == 1.5
+    line = C.breakdown_line(s, "rl")
+    assert line.startswith("  rl step 5.00s over 2 steps") and "train 2.50s (50%)" in line
+    assert C.breakdown_line({}, "rl") is None

@@ -31,6 +31,14 @@ def test_smoke_run_writes_the_four_records(tmp_path):
     assert 0.0 <= summary["eval/pass@1"] <= 1.0
     samples = [json.loads(l) for l in (run / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == summary["tasks/n_test"] * 2
+    # the step-time breakdown of each RL stage: its phases add up to the stage's loop time, and the
+    # one-screen summary prints it
+    for stage in ("rl_baseline", "rl"):
+        phases = [summary[f"{stage}/time_{p}_s"] for p in ("generate", "execute", "prm_score", "train", "other")]
+        assert summary[f"{stage}/steps_timed"] > 0 and min(phases) >= 0
+        assert sum(phases) <= summary["stages"][stage]["seconds"] + 0.05
+        assert f"  {stage} step " in r.stdout and "prm_score" in r.stdout
+    assert summary["rl/time_prm_score_s"] > summary["rl_baseline/time_prm_score_s"]  # DenseReward's PRM forward
     assert {"problem_id", "difficulty", "category", "response", "n_tokens", "all_passed", "pass_rate", "error",
             "outcomes"} <= set(samples[0])
     # the rerun reuses every stage

@@ -324,6 +324,16 @@ def length_chunks(attention_mask: Tensor, response_mask: Tensor, prompt_len: int
     return chunks
 
 
+def trimmed_rows(tensors: dict[str, Tensor], rows: Tensor, prompt_len: int) -> tuple[dict[str, Tensor], int]:
+    """Rows ``rows`` of a padded batch, trimmed to the columns they need (``trim_columns``): the
+    keys ``input_ids`` and ``attention_mask`` are sequence-aligned [b, P+T], every other tensor is
+    response-aligned [b, T] (``mask`` among them). Returns the piece and its prompt columns."""
+    rows = rows.to(tensors["input_ids"].device)
+    part = {k: v[rows] for k, v in tensors.items()}
+    seq, resp, p = trim_columns(part["input_ids"], part["attention_mask"], part["mask"], prompt_len)
+    return {k: (v[:, seq] if k in ("input_ids", "attention_mask") else v[:, resp]) for k, v in part.items()}, p
+
+
 def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int) -> Iterator[tuple[dict[str, Tensor], int]]:
     """A minibatch (``select_minibatch``'s dict) as length-sorted micro-batches, each trimmed to
     the columns its rows need. With ``max_tokens=0`` it yields the minibatch itself."""
@@ -331,10 +341,7 @@ def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int) -> It
         yield mb, prompt_len
         return
     for rows in length_chunks(mb["attention_mask"], mb["mask"], prompt_len, max_tokens):
-        rows = rows.to(mb["input_ids"].device)
-        part = {k: v[rows] for k, v in mb.items()}
-        seq, resp, p = trim_columns(part["input_ids"], part["attention_mask"], part["mask"], prompt_len)
-        yield {k: (v[:, seq] if k in ("input_ids", "attention_mask") else v[:, resp]) for k, v in part.items()}, p
+        yield trimmed_rows(mb, rows, prompt_len)
 
 
 @torch.no_grad()
@@ -350,13 +357,13 @@ def chunked_response_forward(fn, input_ids: Tensor, attention_mask: Tensor, resp
     if len(chunks) == 1:
         return tuple(fn(input_ids, attention_mask, prompt_len))
     outs: Optional[list[Tensor]] = None
+    whole = {"input_ids": input_ids, "attention_mask": attention_mask, "mask": response_mask}
     for rows in chunks:
-        rows = rows.to(input_ids.device)
-        ids, am, rm = input_ids[rows], attention_mask[rows], response_mask[rows]
-        seq, resp, p = trim_columns(ids, am, rm, prompt_len)
-        parts = fn(ids[:, seq], am[:, seq], p)
+        piece, p = trimmed_rows(whole, rows, prompt_len)
+        parts = fn(piece["input_ids"], piece["attention_mask"], p)
         if outs is None:
             outs = [torch.zeros(B, T, dtype=x.dtype, device=x.device) for x in parts]
+        rows = rows.to(input_ids.device)
         for o, x in zip(outs, parts):
             o[rows, : x.shape[1]] = x
     return tuple(outs)
@@ -382,6 +389,11 @@ def trim_columns(input_ids: Tensor, attention_mask: Tensor, response_mask: Tenso
     return slice(first, prompt_len + t_len), slice(0, t_len), prompt_len - first
 
 
+def _scalar(v: float | Tensor) -> float:
+    """A logged stat as a Python float (a 0-d tensor is detached first)."""
+    return float(v.detach()) if isinstance(v, Tensor) else float(v)
+
+
 class StatsSum:
     """Sums of named scalar stats over the micro-batches of one minibatch (their shares)."""
 
@@ -390,7 +402,7 @@ class StatsSum:
 
     def add(self, **stats: float | Tensor) -> None:
         for k, v in stats.items():
-            self.sums[k] = self.sums.get(k, 0.0) + (float(v.detach()) if isinstance(v, Tensor) else float(v))
+            self.sums[k] = self.sums.get(k, 0.0) + _scalar(v)
 
 
 class StatsMean:
@@ -402,8 +414,7 @@ class StatsMean:
 
     def add(self, **stats: float | Tensor) -> None:
         for k, v in stats.items():
-            v = float(v.detach()) if isinstance(v, Tensor) else float(v)
-            self.sums[k] = self.sums.get(k, 0.0) + v
+            self.sums[k] = self.sums.get(k, 0.0) + _scalar(v)
             self.counts[k] = self.counts.get(k, 0) + 1
 
     def means(self) -> dict[str, float]:

@@ -34,7 +34,6 @@ size, but not the groups one process would pick).
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass
 from typing import Optional
 
@@ -46,6 +45,7 @@ from prmlab import rewards
 from prmlab.algos import core
 from prmlab.prm.use import DenseReward
 from prmlab.rl.batch import pad_batch, rollout_stats
+from prmlab.rl.clock import StepClock
 from prmlab.rl.state import RLState, finish, save_checkpoints, setup
 from prmlab.sampling import row_seeds, sample
 from prmlab.types import Problem, Rollout, RolloutBatch, Verdict
@@ -81,30 +81,36 @@ def train_rl(ctx, dense: Optional[DenseReward] = None, value_init=None) -> dict:
     bar = ctx.runtime.progress(acfg.steps if D.is_main() else 0, ctx.name if D.is_main() else "")
     bar.update(s.start)
     last: dict = {}
+    clock = StepClock()  # plumbing: the step-time breakdown of the run summary (rl/clock.py)
     for step in range(s.start, acfg.steps):
+        clock.start()
         draw = draw_prompts(ctx.cfg, s, step)  # 1
-        t0 = time.time()
+        clock.lap("other")
         rollouts = generate(s, draw)  # 2
-        t1 = time.time()
+        clock.lap("generate")
         verdicts = ctx.runtime.sandbox.evaluate(draw.reps, [r.response for r in rollouts])
-        t2 = time.time()
+        clock.lap("execute")
         scored = score(ctx, s, rollouts, verdicts, draw, dense)  # 3
+        clock.lap("prm_score")
         trained, varied = select_for_update(acfg, s, scored)  # 4
+        clock.lap("other")
         batch = build_batch(acfg, s, trained)  # 5
         stats = update(acfg, s, batch)  # 6
-        t3 = time.time()
-        m = step_metrics(acfg, s, rollouts, verdicts, scored, batch, varied, stats, (t0, t1, t2, t3))  # 7
+        clock.lap("train")
+        m = step_metrics(acfg, s, rollouts, verdicts, scored, batch, varied, stats, clock)  # 7
         ctx.tracker.log(m, step=step)
         last = m
         bar.update(1)
         bar.set_postfix(reward=f"{m['reward/mean']:.3f}", all_pass=f"{m['reward/all_pass_rate']:.2f}")
         if D.is_main():
             save_checkpoints(ctx, s, step + 1, acfg.steps)  # 8
+        clock.stop()
     bar.close()
     if not D.is_main():
         return {}
     finish(ctx, s)
-    return {f"{ctx.name}/final_{k.split('/')[-1]}": v for k, v in last.items() if k.startswith("reward/")}
+    out = {f"{ctx.name}/final_{k.split('/')[-1]}": v for k, v in last.items() if k.startswith("reward/")}
+    return {**out, **clock.summary(ctx.name)}
 
 
 def draw_prompts(cfg, s: RLState, step: int) -> Draw:
@@ -185,10 +191,10 @@ def update(acfg, s: RLState, batch: RolloutBatch) -> dict:
 
 
 def step_metrics(acfg, s: RLState, rollouts: list[Rollout], verdicts: list[Verdict], sampled: Scored,
-                 batch: RolloutBatch, varied: Optional[int], stats: dict, times: tuple[float, ...]) -> dict:
+                 batch: RolloutBatch, varied: Optional[int], stats: dict, clock: StepClock) -> dict:
     """7. The step's metrics: rewards and density over every sampled rollout, KL over the trained
-    batch, lengths, losses and step times; under torchrun the mean of the ranks' means."""
-    t0, t1, t2, t3 = times
+    batch, lengths, losses and step times (``perf/time_<phase>``, rl/clock.py); under torchrun the
+    mean of the ranks' means."""
     scores = sampled.scores
     n_tok = sum(len(r.response_ids) for r in rollouts)
     m = {
@@ -197,8 +203,8 @@ def step_metrics(acfg, s: RLState, rollouts: list[Rollout], verdicts: list[Verdi
         "reward/all_pass_rate": sum(v.all_passed for v in verdicts) / len(verdicts),
         "reward/dense_mean": sampled.dense_sum.mean().item(),
         "rollout/kl": core.masked_mean(batch.logprobs - batch.ref_logprobs, batch.response_mask).item(),
-        "perf/time_generate": t1 - t0, "perf/time_execute": t2 - t1, "perf/time_train": t3 - t2,
-        "perf/tokens_per_s_generate": n_tok / max(t1 - t0, 1e-9), "perf/lr": s.opt.param_groups[0]["lr"],
+        **clock.step_metrics(),
+        "perf/tokens_per_s_generate": n_tok / max(clock.now["generate"], 1e-9), "perf/lr": s.opt.param_groups[0]["lr"],
     }
     m.update(rewards.reward_density(scores.cpu(), sampled.group_ids))
     if varied is not None:  # dynamic sampling: share of the trained groups that carry a gradient
