@@ -205,6 +205,11 @@ class Config:
     # decode loop of every stage: fast (prmlab.sampling.fast, preallocated KV cache) or hf (the HF forward
     # with its own cache, the reference). Same seeds -> same samples up to float near-ties, so not a cache key.
     sampler: str = choice("fast", "hf")
+    # sampled responses (RL steps, PRM collection, eval) go to the sandbox the moment their row finishes
+    # decoding, so execution runs while the other rows are still sampled (prmlab.sandbox.pool.Stream). Same
+    # verdicts, so not a cache key. Off by default: on 2 CPU cores the sandbox and the decode loop compete for
+    # the same cores and the step got no faster (docs/BENCHMARKS.md); meant for decoding on a GPU.
+    overlap: bool = False
 
 
 def register_configs() -> None:

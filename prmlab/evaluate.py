@@ -106,10 +106,12 @@ def generate_and_verify(policy_path, problems, n: int, params: SamplingParams, r
     reps = [p for p in problems for _ in range(n)]
     gen = torch.Generator(device=runtime.device).manual_seed(seed)
     bar = runtime.progress(len(reps), desc)
+    execution = runtime.execution()  # each response runs its tests while the rest decode
     rollouts = sample(model, tokenizer, [p.prompt for p in reps], params, stops=[p.stop for p in reps],
-                      problem_ids=[p.id for p in reps], generator=gen, progress=bar)
+                      problem_ids=[p.id for p in reps], generator=gen, progress=bar,
+                      on_rollout=lambda i, r: execution.add(i, reps[i], r.response))
     bar.close()
-    verdicts = runtime.sandbox.evaluate(reps, [r.response for r in rollouts])
+    verdicts = execution.verdicts()
     return reps, rollouts, verdicts
 
 

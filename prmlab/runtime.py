@@ -1,7 +1,8 @@
 """Per-run settings that do not change results (so they are not in any cache key): the torch
 device and dtype, the sandbox pool (started once, shared by every stage of the run), progress
-bars, CPU threads and the decode loop (``sampler``: the fast path and the HF reference give the
-same samples for the same seeds)."""
+bars, CPU threads, the decode loop (``sampler``: the fast path and the HF reference give the
+same samples for the same seeds) and ``overlap`` (sampled responses execute in the sandbox while
+the rest of their batch decodes: same verdicts)."""
 from __future__ import annotations
 
 import contextlib
@@ -27,6 +28,7 @@ class Runtime:
         self.dtype, self.amp_dtype = resolve_dtype(cfg.model.dtype, self.device)
         self.show_progress = bool(cfg.progress)
         self.fast_sampler = cfg.sampler == "fast"
+        self.overlap = bool(cfg.overlap)
         self._sandbox_cfg = cfg.sandbox
         self._sandbox = None
         log.info("device %s, dtype %s%s, torch threads %d", self.device, self.dtype,
@@ -52,6 +54,11 @@ class Runtime:
             self._sandbox = Sandbox(cfg)
             log.info("sandbox isolation: %s", self._sandbox.isolation)
         return self._sandbox
+
+    def execution(self):
+        """A sandbox ``Stream`` for one batch of samples: ``sample(..., on_rollout=)`` hands each
+        response in as soon as it is decoded (``overlap``), ``verdicts()`` collects them."""
+        return self.sandbox.stream(overlap=self.overlap)
 
     def progress(self, total: int, desc: str):
         from tqdm.auto import tqdm

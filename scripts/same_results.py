@@ -5,8 +5,9 @@ numbers alone: same config and seed must give the same samples, verdicts and met
 
 Compares ``samples.jsonl`` (every sample, its verdict and its per-test outcomes), ``metrics.jsonl``
 (every logged value) and ``summary.json`` (every final figure), ignoring what measures time or
-place rather than results: ``perf/*`` metrics, wall times, timestamps, stage statuses, cache keys
-and paths, sandbox throughput. Exits 0 when everything else is equal, 1 with
+place rather than results: ``perf/*`` metrics, the step-time breakdown (``<stage>/time_*_s``), wall
+times, timestamps, stage statuses, cache keys and paths, and the sandbox's counters (how many
+programs ran versus came from its cache depends on timing under ``overlap``). Exits 0 when everything else is equal, 1 with
 the first differences otherwise.
 
 ``--rtol R`` lets the numbers of ``metrics.jsonl`` and ``summary.json`` differ by a relative R (a
@@ -17,18 +18,19 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from pathlib import Path
 
-IGNORED_KEYS = {"time", "wall_time", "wall_time_s", "stages", "overrides",
-                "sandbox/busy_s", "sandbox/programs_per_s", "sandbox/executed_per_s"}
-IGNORED_PREFIXES = ("perf/",)
+IGNORED_KEYS = {"time", "wall_time", "wall_time_s", "stages", "overrides"}
+IGNORED_PREFIXES = ("perf/", "sandbox/")
+IGNORED_PATTERN = re.compile(r"[a-z_]+/time_[a-z_]+_s")  # a stage's step-time breakdown (prmlab.rl.clock)
 
 
 def _clean(obj):
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()
-                if k not in IGNORED_KEYS and not k.startswith(IGNORED_PREFIXES)}
+                if k not in IGNORED_KEYS and not k.startswith(IGNORED_PREFIXES) and not IGNORED_PATTERN.fullmatch(k)}
     if isinstance(obj, list):
         return [_clean(v) for v in obj]
     return obj

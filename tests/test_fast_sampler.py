@@ -254,3 +254,26 @@ def test_rows_stop_at_the_models_context(gpt2, fast):
         assert not out[0].finished
     alone = sample(model, tok, [PROMPTS[3]], params, seeds=seeds[2:])
     assert out[2].response_ids == alone[0].response_ids and len(out[2].response_ids) <= 40
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_on_rollout_hands_over_each_row_once_with_its_final_rollout(gpt2, fast):
+    """The overlap hook: every row reaches ``on_rollout`` exactly once, with the rollout the result
+    holds; on the fast path the rows that end early arrive before decoding is over (here: before
+    the rows that run to the length cap), on the HF path after their batch."""
+    tok, model = gpt2
+    prompts = PROMPTS * 3
+    n = len(prompts)
+    params = SamplingParams(temperature=1.0, max_new_tokens=32, batch_size=n, fast=fast)
+    seeds = row_seeds(3, n)
+    stops = _own_stops([r.response for r in sample(model, tok, prompts, params, seeds=seeds)])
+    seen: list = []
+    out = sample(model, tok, prompts, params, seeds=seeds, stops=stops, on_rollout=lambda i, r: seen.append((i, r)))
+    assert sorted(i for i, _ in seen) == list(range(n))
+    assert all(r is out[i] for i, r in seen)
+    assert [r.response_ids for r in out] == [r.response_ids for r in sample(model, tok, prompts, params, seeds=seeds,
+                                                                            stops=stops)]
+    if fast:
+        capped = [k for k, (i, r) in enumerate(seen) if not r.finished]
+        early = [k for k, (i, r) in enumerate(seen) if r.finished]
+        assert capped and early and max(early) < min(capped)

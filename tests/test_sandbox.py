@@ -258,6 +258,39 @@ def test_dedupe_and_stats(sb):
             "sandbox/programs_per_s"} <= set(sb.stats())
 
 
+@pytest.mark.parametrize("overlap", [True, False])
+def test_stream_gives_the_verdicts_evaluate_gives(sb, overlap):
+    """The overlap seam: responses added one by one (out of order, chunks running in the
+    background) come back as ``evaluate``'s verdicts, in index order; busy time counts
+    concurrent calls once."""
+    p = double_problem()
+    responses = ["    return x * 2\n", "    return 0\n", "    return x + x\n", "    raise ValueError\n",
+                 "    return x*2\n", "    return -x\n", "    return x << 1\n"]
+    want = sb.evaluate([p] * len(responses), responses)
+    busy0 = sb.stats()["sandbox/busy_s"]
+    t0 = time.monotonic()
+    st = sb.stream(overlap=overlap, chunk=2)
+    for i in (3, 0, 6, 1, 2, 5, 4):
+        st.add(i, p, responses[i])
+    got = st.verdicts()
+    assert [[o.passed for o in v.outcomes] for v in got] == [[o.passed for o in v.outcomes] for v in want]
+    assert [v.error for v in got] == [v.error for v in want]
+    assert sb.stats()["sandbox/busy_s"] - busy0 <= time.monotonic() - t0 + 1e-3
+
+
+def test_stream_raises_a_chunks_error_and_names_missing_rows(sb):
+    st = sb.stream(chunk=1)
+    st.add(1, double_problem(), "    return x * 2\n")
+    with pytest.raises(ValueError, match=r"rows \[0\]"):
+        st.verdicts()
+    with Sandbox(SandboxConfig(**FAST)) as closed:
+        closed.close()
+        st = closed.stream(chunk=1)
+        st.add(0, double_problem(), "    return x * 2\n")
+        with pytest.raises(RuntimeError, match="closed"):
+            st.verdicts()
+
+
 def test_limits_inside_the_child(sb):
     expect = {"uid": 65534, "gid": 65534, "own_group": True, "as_mb": 256, "nproc": 256, "fsize_mb": 16,
               "nofile": 64, "cwd": "/tmp/p", "sees_repo": False, "sees_home": False, "hashseed": "0"}

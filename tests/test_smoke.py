@@ -132,3 +132,17 @@ def test_micro_batches_leave_samples_and_verdicts_unchanged(tmp_path):
     assert differences(*runs, rtol=1e-3) == []
     metrics = [json.loads(l) for l in (runs[1] / "metrics.jsonl").read_text().splitlines()]
     assert any("reward/mean" in m for m in metrics)  # the RL steps were compared too
+
+
+def test_overlap_leaves_samples_and_verdicts_unchanged(tmp_path):
+    """Executing each response while the rest decode (``overlap=true``) changes when the
+    sandbox runs, never what it returns: every sample, verdict and metric equals the run that
+    executes the whole batch after sampling."""
+    from scripts.same_results import differences
+
+    runs = []
+    for overlap in ("false", "true"):
+        r = run_prmlab(tmp_path / overlap, "experiment=smoke", "logger=none", f"overlap={overlap}")
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs.append(tmp_path / overlap / "run")
+    assert differences(*runs) == []

@@ -41,9 +41,11 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
                             fast=runtime.fast_sampler)
     gen = torch.Generator(device=runtime.device).manual_seed(seed * 7919 + c)
     reps = [p for p in problems for _ in range(pcfg.samples_per_prompt)]
+    execution = runtime.execution()  # each response runs its tests while the rest decode
     rollouts = sample(policy, tokenizer, [p.prompt for p in reps], params, stops=[p.stop for p in reps],
-                      problem_ids=[p.id for p in reps], generator=gen)
-    verdicts = runtime.sandbox.evaluate(reps, [r.response for r in rollouts])
+                      problem_ids=[p.id for p in reps], generator=gen,
+                      on_rollout=lambda i, r: execution.add(i, reps[i], r.response))
+    verdicts = execution.verdicts()
     cost = Counter()
     K = pcfg.completions
     bar = runtime.progress(0, f"prm_collect c{c}")
@@ -59,8 +61,10 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
                 probs.append(reps[i])
                 heads.append(head)
         bar.total = (bar.total or 0) + len(prompts)
-        comps = sample(policy, tokenizer, prompts, params, stops=[p.stop for p in probs], generator=gen, progress=bar)
-        vs = runtime.sandbox.evaluate(probs, [h + cp.response for h, cp in zip(heads, comps)])
+        runs = runtime.execution()
+        comps = sample(policy, tokenizer, prompts, params, stops=[p.stop for p in probs], generator=gen, progress=bar,
+                       on_rollout=lambda j, cp: runs.add(j, probs[j], heads[j] + cp.response))
+        vs = runs.verdicts()
         out = []
         for j, (i, m) in enumerate(requests):
             cost[("completions", i)] += K

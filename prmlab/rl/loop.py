@@ -3,7 +3,8 @@
     for step in 1..algo.steps:
         1. draw prompts      prompts_per_step x oversample problems, seeded by (seed, step)
         2. roll out          group_size responses per prompt from the current policy;
-                             execute every response in the sandbox
+                             execute every response in the sandbox (with ``overlap``: each
+                             as soon as it is sampled, while the rest decode)
         3. score             outcome reward on the last token (binary or pass rate), plus the
                              PRM's dense per-line terms under DenseReward           -> [B, T]
         4. select            dynamic sampling (oversample > 1): keep prompts_per_step groups,
@@ -48,6 +49,7 @@ from prmlab.rl.batch import pad_batch, rollout_stats
 from prmlab.rl.clock import StepClock
 from prmlab.rl.state import RLState, finish, save_checkpoints, setup
 from prmlab.sampling import row_seeds, sample
+from prmlab.sandbox.pool import Stream
 from prmlab.types import Problem, Rollout, RolloutBatch, Verdict
 
 
@@ -86,9 +88,10 @@ def train_rl(ctx, dense: Optional[DenseReward] = None, value_init=None) -> dict:
         clock.start()
         draw = draw_prompts(ctx.cfg, s, step)  # 1
         clock.lap("other")
-        rollouts = generate(s, draw)  # 2
+        execution = ctx.runtime.execution()
+        rollouts = generate(s, draw, execution)  # 2
         clock.lap("generate")
-        verdicts = ctx.runtime.sandbox.evaluate(draw.reps, [r.response for r in rollouts])
+        verdicts = execution.verdicts()  # the rest of 2: what the sandbox has not finished yet
         clock.lap("execute")
         scored = score(ctx, s, rollouts, verdicts, draw, dense)  # 3
         clock.lap("prm_score")
@@ -128,11 +131,13 @@ def draw_prompts(cfg, s: RLState, step: int) -> Draw:
     return Draw(reps, seeds, group_ids)
 
 
-def generate(s: RLState, draw: Draw) -> list[Rollout]:
-    """2. One response per row from the current policy (the sandbox then executes them)."""
+def generate(s: RLState, draw: Draw, execution: Optional[Stream] = None) -> list[Rollout]:
+    """2. One response per row from the current policy, each handed to ``execution`` (the sandbox's
+    ``Stream``) the moment it ends; with ``overlap`` it runs its tests while later rows decode."""
     s.policy.eval()
+    on_rollout = None if execution is None else (lambda i, r: execution.add(i, draw.reps[i], r.response))
     return sample(s.policy, s.tokenizer, [p.prompt for p in draw.reps], s.params, stops=[p.stop for p in draw.reps],
-                  problem_ids=[p.id for p in draw.reps], seeds=draw.seeds)
+                  problem_ids=[p.id for p in draw.reps], seeds=draw.seeds, on_rollout=on_rollout)
 
 
 def score(ctx, s: RLState, rollouts: list[Rollout], verdicts: list[Verdict], draw: Draw,
@@ -205,6 +210,9 @@ def step_metrics(acfg, s: RLState, rollouts: list[Rollout], verdicts: list[Verdi
         "rollout/kl": core.masked_mean(batch.logprobs - batch.ref_logprobs, batch.response_mask).item(),
         **clock.step_metrics(),
         "perf/tokens_per_s_generate": n_tok / max(clock.now["generate"], 1e-9), "perf/lr": s.opt.param_groups[0]["lr"],
+        # the step's real (unpadded) tokens, for the machine bound (benchmarks/bench_bound.py)
+        "perf/tokens_sampled_prompt": sum(len(r.prompt_ids) for r in rollouts), "perf/tokens_sampled_response": n_tok,
+        "perf/tokens_trained": int(batch.attention_mask.sum()), "perf/tokens_trained_response": int(batch.response_mask.sum()),
     }
     m.update(rewards.reward_density(scores.cpu(), sampled.group_ids))
     if varied is not None:  # dynamic sampling: share of the trained groups that carry a gradient

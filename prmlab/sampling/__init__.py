@@ -28,7 +28,7 @@ module imports the decode paths and picks one per call):
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 
@@ -54,6 +54,7 @@ def sample(
     seeds: Optional[Sequence[int]] = None,
     generator: Optional[torch.Generator] = None,
     progress=None,
+    on_rollout: Optional[Callable[[int, Rollout], None]] = None,
 ) -> list[Rollout]:
     """Sample one response per entry of ``prompts`` (repeat a prompt to get several).
 
@@ -62,7 +63,11 @@ def sample(
 
     With ``params.fast`` the fast decode path runs, for the architectures it supports (same
     samples for the same seeds); otherwise, and for any other model, the HF path, which stays
-    the reference."""
+    the reference.
+
+    ``on_rollout(i, rollout)`` is called once per prompt, with the rollout the result will hold
+    at index ``i``: on the fast path as soon as the row ends (so a caller can execute it while the
+    other rows are still decoded), else when its batch is done."""
     if seeds is None:  # draw per-row seeds from the generator (or torch's global RNG)
         seeds = torch.randint(0, 1 << 62, (len(prompts),), generator=generator).tolist()
     stops = stops or [()] * len(prompts)
@@ -93,13 +98,22 @@ def sample(
         batch = order[start : start + batch_size]
         for n in sorted({budget[i] for i in batch}, reverse=True):  # rows of one budget decode together
             idx = [i for i in batch if budget[i] == n]
+
+            def finish(j: int, ids: list[int], lps: list[float], idx=idx, n=n) -> None:
+                i = idx[j]
+                out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], ids, lps, eos, stops[i], n)
+                if on_rollout is not None:
+                    on_rollout(i, out[i])
+
             if n == 0:
                 gen, lps = [[] for _ in idx], [[] for _ in idx]
             else:
                 gen, lps = decoder_for(n)[0]([prompt_ids[i] for i in idx], [stops[i] for i in idx],
-                                             torch.tensor([seeds[i] for i in idx]))
+                                             torch.tensor([seeds[i] for i in idx]),
+                                             on_done=finish if on_rollout is not None else None)
             for j, i in enumerate(idx):
-                out[i] = _make_rollout(tokenizer, problem_ids[i], prompt_ids[i], gen[j], lps[j], eos, stops[i], n)
+                if out[i] is None:  # not finished early (on_done)
+                    finish(j, gen[j], lps[j])
         if progress is not None:
             progress.update(len(batch))
     return out  # type: ignore[return-value]

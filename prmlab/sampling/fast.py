@@ -438,9 +438,13 @@ def _worth_it(groups: list[tuple[slice, int]], end: int) -> Optional[list[tuple[
 
 @torch.no_grad()
 def decode_batch(lm: FastLM, prompt_ids: list[list[int]], params: SamplingParams, eos: Optional[int],
-                 stops: Sequence[Sequence[str]], vocab: Optional[Vocab], seeds: torch.Tensor
+                 stops: Sequence[Sequence[str]], vocab: Optional[Vocab], seeds: torch.Tensor,
+                 on_done: Optional[Callable[[int, list[int], list[float]], None]] = None
                  ) -> tuple[list[list[int]], list[list[float]]]:
-    """Response token ids and their log-probs for one batch (the contract of ``hf.decode_batch``)."""
+    """Response token ids and their log-probs for one batch (the contract of ``hf.decode_batch``).
+    ``on_done(row, ids, logprobs)`` is called for each row that ends early (EOS or a stop string)
+    the moment it does, with what the return value will hold for it; rows that run to
+    ``max_new_tokens`` are only returned."""
     device = lm.device
     B, N = len(prompt_ids), params.max_new_tokens
     P = max(len(p) for p in prompt_ids)
@@ -482,6 +486,9 @@ def decode_batch(lm: FastLM, prompt_ids: list[list[int]], params: SamplingParams
         if bool(done.any()):
             lengths[rows[done].cpu()] = t + 1
             running &= ~done
+            if on_done is not None:
+                for b in rows[done].tolist():
+                    on_done(b, gen[b, : t + 1].tolist(), lps[b, : t + 1].tolist())
         n_running = int(running.sum())
         if n_running == 0 or t == N - 1:
             break
@@ -522,7 +529,7 @@ def memory_aware_batch(lm: FastLM, requested: int, length: int, free_bytes: Opti
 
 def batch_decoder(model, tokenizer, prompt_ids: Sequence[Sequence[int]], stops: Sequence[Sequence[str]],
                   params: SamplingParams) -> Optional[tuple[Callable, int]]:
-    """``(decode(prompt_ids, stops, seeds) -> (tokens, logprobs), batch size)`` through the fast
+    """``(decode(prompt_ids, stops, seeds, on_done=None) -> (tokens, logprobs), batch size)`` through the fast
     path (the contract of ``hf.batch_decoder``), or None when the model's architecture is not
     supported."""
     lm = fast_lm(model)
@@ -532,7 +539,7 @@ def batch_decoder(model, tokenizer, prompt_ids: Sequence[Sequence[int]], stops: 
     longest = max((len(p) for p in prompt_ids), default=0) + params.max_new_tokens
     eos = tokenizer.eos_token_id
 
-    def decode(ids, row_stops, seeds):
-        return decode_batch(lm, ids, params, eos, row_stops, vocab, seeds)
+    def decode(ids, row_stops, seeds, on_done=None):
+        return decode_batch(lm, ids, params, eos, row_stops, vocab, seeds, on_done)
 
     return decode, memory_aware_batch(lm, params.batch_size, longest)

@@ -33,11 +33,12 @@ def filter_logits(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tenso
 
 
 def batch_decoder(model, tokenizer, params: SamplingParams) -> tuple[Callable, int]:
-    """``(decode(prompt_ids, stops, seeds) -> (tokens, logprobs), batch size)`` through the HF forward."""
+    """``(decode(prompt_ids, stops, seeds, on_done=None) -> (tokens, logprobs), batch size)`` through
+    the HF forward (the reference path: ``on_done`` is never called, every row is only returned)."""
     device = next(model.parameters()).device
     eos = tokenizer.eos_token_id
 
-    def decode(ids, row_stops, seeds):
+    def decode(ids, row_stops, seeds, on_done=None):
         return decode_batch(model, ids, params, eos, row_stops, tokenizer, device, seeds.to(device))
 
     return decode, params.batch_size

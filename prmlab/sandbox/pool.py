@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import ast
 import collections
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
@@ -68,6 +69,7 @@ import tempfile
 import threading
 import time
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Optional, Sequence
 
 from prmlab.errors import PrmlabError
@@ -81,6 +83,7 @@ log = logging.getLogger("prmlab.sandbox")
 WORKER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "worker.py")
 INNER_WORKER_PATH = "/opt/prmlab-sandbox/worker.py"  # where worker.py appears inside bwrap
 START_TIMEOUT = 30.0  # seconds for a worker/judge to come up (bwrap + interpreter start-up)
+STREAM_CHUNK = 8  # responses per background evaluate() call of a Stream (a few per slot: little idle time)
 GRACE = 5.0  # seconds beyond an operation's own limit before a worker is declared hung
 NOBODY = 65534
 WORKER_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_KILL")
@@ -650,7 +653,8 @@ class Sandbox:
         self._start_lock = threading.Lock()
         self._cache: "collections.OrderedDict[str, Verdict]" = collections.OrderedDict()
         self._counts = collections.Counter()
-        self._busy_s = 0.0
+        self._busy_s = 0.0  # wall time with at least one run() in progress (concurrent calls count once)
+        self._running, self._busy_since = 0, 0.0
         self._finalizer = weakref.finalize(self, _shutdown, self._jobs, self._slots)
         self.uid: Optional[int] = None
 
@@ -745,7 +749,25 @@ class Sandbox:
             raise ValueError(f"{len(programs)} programs but {len(problems)} problems")
         if not self._finalizer.alive:
             raise RuntimeError("the sandbox is closed")
-        t0 = time.monotonic()
+        with self._busy():
+            return self._run(programs, problems)
+
+    @contextlib.contextmanager
+    def _busy(self):
+        """Counts the wall time during which at least one ``run`` is in progress (``sandbox/busy_s``)."""
+        with self._lock:
+            self._running += 1
+            if self._running == 1:
+                self._busy_since = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if self._running == 0:
+                    self._busy_s += time.monotonic() - self._busy_since
+
+    def _run(self, programs: Sequence[str], problems: Sequence[Problem]) -> list[Verdict]:
         keys = self._keys(programs, problems)
         verdicts: list[Optional[Verdict]] = [None] * len(programs)
         first: dict[str, int] = {}
@@ -785,8 +807,14 @@ class Sandbox:
                 verdicts[i] = _copy(verdicts[first[keys[i]]], cached=True)
             self._counts["programs"] += len(programs)
             self._counts["cache_hits"] += len(programs) - len(todo) - sum(not p.tests for p in problems)
-            self._busy_s += time.monotonic() - t0
         return verdicts
+
+    def stream(self, overlap: bool = True, chunk: int = STREAM_CHUNK) -> "Stream":
+        """A ``Stream``: hand responses in one by one as they are produced, collect the verdicts at
+        the end. With ``overlap`` every ``chunk`` responses start executing at once, on background
+        threads, while the caller goes on; without, everything runs in the final ``verdicts()``
+        as one ``evaluate`` call. Same verdicts either way."""
+        return Stream(self, overlap, chunk)
 
     def _keys(self, programs: Sequence[str], problems: Sequence[Problem]) -> list[str]:
         c = self.cfg
@@ -822,6 +850,58 @@ class Sandbox:
             for e in ("compile", "runtime", "timeout", "memory", "wrong_answer", "none"):
                 out[f"sandbox/error_{e}"] = c["err_" + e]
             return out
+
+
+class Stream:
+    """Responses handed in while they are produced (``add``), verdicts collected once (``verdicts``).
+
+    Chunks run through ``Sandbox.evaluate`` on up to ``n_workers`` background threads (the slots
+    do the work; the threads only wait on them), so the cache, the dedupe within a chunk and the
+    counters are those of ``evaluate``. A program that appears in two chunks running at the same
+    time is executed twice, with the same verdict. An error raised in a chunk is raised by
+    ``verdicts``."""
+
+    def __init__(self, sandbox: Sandbox, overlap: bool, chunk: int):
+        self._sandbox, self._overlap, self._chunk = sandbox, overlap, max(1, chunk)
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._buf: list[tuple[int, Problem, str]] = []
+        self._parts: list[tuple[list[int], Future]] = []
+        self._n = 0
+
+    def add(self, i: int, problem: Problem, response: str) -> None:
+        """Response ``i`` (0-based, each once) to ``problem``."""
+        self._buf.append((i, problem, response))
+        self._n = max(self._n, i + 1)
+        if self._overlap and len(self._buf) >= self._chunk:
+            self._submit()
+
+    def _submit(self) -> None:
+        items, self._buf = self._buf, []
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self._sandbox.n_workers, thread_name_prefix="sandbox-stream")
+        fut = self._pool.submit(self._sandbox.evaluate, [p for _, p, _ in items], [r for _, _, r in items])
+        self._parts.append(([i for i, _, _ in items], fut))
+
+    def verdicts(self) -> list[Verdict]:
+        """The verdict of every response added, in index order (waits for what is still running)."""
+        out: list[Optional[Verdict]] = [None] * self._n
+        if self._buf and not self._overlap:  # the whole batch as one call, as evaluate() would
+            items, self._buf = self._buf, []
+            for (i, _, _), v in zip(items, self._sandbox.evaluate([p for _, p, _ in items], [r for _, _, r in items])):
+                out[i] = v
+        if self._buf:
+            self._submit()
+        try:
+            for idx, fut in self._parts:
+                for i, v in zip(idx, fut.result()):
+                    out[i] = v
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+        missing = [i for i, v in enumerate(out) if v is None]
+        if missing:
+            raise ValueError(f"sandbox stream: no response was added for rows {missing[:5]}")
+        return out  # type: ignore[return-value]
 
 
 def _copy(v: Verdict, cached: bool = False) -> Verdict:
