@@ -9,8 +9,9 @@ with nothing else running:
 * **matmul throughput**: ``torch.mm`` at the shapes of the tiny model's forward over a
   micro-batch (4096 token rows against its hidden, MLP and vocabulary widths), in the run's torch
   thread count; the best shape's median GFLOP/s is the bound's rate (so the bound is a floor);
-* **fork cost**: a fresh interpreter (as small as the sandbox's worker) forks children that exit
-  at once; the mean fork + wait time per child.
+* **fork cost**: a fresh interpreter that has imported what the sandbox's worker preloads
+  (``prmlab.sandbox.worker.PRELOAD``, then ``gc.freeze()``, as the worker does) forks children that
+  exit at once; the mean fork + wait time per child.
 
 and turns the run's per-step token counts (``perf/tokens_*``, logged by ``prmlab.rl.loop``) into a
 time floor per phase:
@@ -42,10 +43,15 @@ from pathlib import Path
 import torch
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 PHASES = ("generate", "execute", "prm_score", "train")
 
 FORK_CODE = textwrap.dedent("""
-    import os, sys, time
+    import gc, os, sys, time
+    for name in sys.argv[2].split():  # the sandbox worker's preloads: the same memory image to fork
+        __import__(name)
+    gc.freeze()
     n = int(sys.argv[1])
     t0 = time.perf_counter()
     for _ in range(n):
@@ -74,7 +80,10 @@ def matmul_gflops(d: int, vocab: int, rows: int = 4096, reps: int = 20) -> float
 
 
 def fork_seconds(n: int = 300) -> float:
-    out = subprocess.run([sys.executable, "-S", "-c", FORK_CODE, str(n)], capture_output=True, text=True, check=True)
+    from prmlab.sandbox.worker import PRELOAD
+
+    out = subprocess.run([sys.executable, "-c", FORK_CODE, str(n), " ".join(PRELOAD)], capture_output=True, text=True,
+                         check=True)
     return float(out.stdout)
 
 
