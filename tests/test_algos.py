@@ -432,3 +432,32 @@ def test_micro_batched_update_equals_whole_minibatch_update(name, loss_agg):
     assert s0.keys() == s1.keys()
     for k in s0:
         assert s1[k] == pytest.approx(s0[k], rel=1e-4, abs=1e-6), k
+
+
+def test_gradient_sync_skips_ddp_all_reduce_until_the_last_micro_batch():
+    """Under DDP every backward all-reduces unless inside ``no_sync``: ranks whose rows need a
+    different number of micro-batches would make different numbers of collective calls. Only the
+    last piece may sync; plain modules and None pass through."""
+    from prmlab.algos.core import gradient_sync
+
+    class Wrapped(torch.nn.Linear):
+        entered = 0
+
+        def no_sync(self):
+            from contextlib import contextmanager
+
+            @contextmanager
+            def ctx():
+                Wrapped.entered += 1
+                yield
+            return ctx()
+
+    m, plain = Wrapped(2, 2), torch.nn.Linear(2, 2)
+    lasts = [last for *_, last in core.micro_batches(
+        {"input_ids": torch.ones(6, 5, dtype=torch.long), "attention_mask": torch.ones(6, 5, dtype=torch.long),
+         "mask": torch.ones(6, 3)}, 2, 10)]
+    assert lasts == [False, False, True]  # 6 rows of 5 columns, 10 positions per piece: 3 pieces
+    for last in lasts:
+        with gradient_sync(last, m, plain, None):
+            pass
+    assert Wrapped.entered == 2

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,9 +23,9 @@ ARGS = ["experiment=smoke", "algo=grpo", "prm=none", "reward=pass_rate", "algo.e
         "algo.loss_agg=seq_mean_token_mean", "logger=none", "progress=false", "eval.n_samples=1", "eval.ks=[1]"]
 
 
-def _run(cmd, cache, run_dir):
+def _run(cmd, cache, run_dir, extra=()):
     env = dict(os.environ, PRMLAB_CACHE=str(cache), OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    r = subprocess.run(cmd + ARGS + [f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env, capture_output=True,
+    r = subprocess.run(cmd + ARGS + list(extra) + [f"hydra.run.dir={run_dir}"], cwd=ROOT, env=env, capture_output=True,
                        text=True, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     return r
@@ -36,15 +37,19 @@ def _weights(path):
     return load_file(str(path / "model.safetensors"))
 
 
-def test_two_process_first_update_matches_one_process(tmp_path):
-    _run([sys.executable, "-m", "prmlab.run"], tmp_path / "c1", tmp_path / "r1")
+@pytest.mark.parametrize("micro_tokens", [4096, 256])
+def test_two_process_first_update_matches_one_process(tmp_path, micro_tokens):
+    """micro_tokens=256: each rank splits its 8 rows into several length-sorted pieces, as many as
+    its own lengths need; DDP must still all-reduce once per minibatch (core.gradient_sync)."""
+    extra = [f"algo.micro_tokens={micro_tokens}"]
+    _run([sys.executable, "-m", "prmlab.run"], tmp_path / "c1", tmp_path / "r1", extra)
     # share the upstream stages (tasks, sft): only the data-parallel stage differs
     shutil.copytree(tmp_path / "c1", tmp_path / "c2")
     shutil.rmtree(tmp_path / "c2" / "rl_baseline")
     shutil.rmtree(tmp_path / "c2" / "eval")
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
                 "-m", "prmlab.run"]
-    _run(torchrun, tmp_path / "c2", tmp_path / "r2")
+    _run(torchrun, tmp_path / "c2", tmp_path / "r2", extra)
     s1 = json.loads((tmp_path / "r1" / "summary.json").read_text())
     s2 = json.loads((tmp_path / "r2" / "summary.json").read_text())
     assert s2["stages"]["sft"]["status"] == "reused" and s2["stages"]["rl_baseline"]["status"] == "computed"

@@ -37,7 +37,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Iterator, Optional
 
@@ -334,14 +334,32 @@ def trimmed_rows(tensors: dict[str, Tensor], rows: Tensor, prompt_len: int) -> t
     return {k: (v[:, seq] if k in ("input_ids", "attention_mask") else v[:, resp]) for k, v in part.items()}, p
 
 
-def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int) -> Iterator[tuple[dict[str, Tensor], int]]:
+def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int
+                  ) -> Iterator[tuple[dict[str, Tensor], int, bool]]:
     """A minibatch (``select_minibatch``'s dict) as length-sorted micro-batches, each trimmed to
-    the columns its rows need. With ``max_tokens=0`` it yields the minibatch itself."""
+    the columns its rows need, with its prompt columns and whether it is the last one. With
+    ``max_tokens=0`` it yields the minibatch itself."""
     if max_tokens <= 0:
-        yield mb, prompt_len
+        yield mb, prompt_len, True
         return
-    for rows in length_chunks(mb["attention_mask"], mb["mask"], prompt_len, max_tokens):
-        yield trimmed_rows(mb, rows, prompt_len)
+    chunks = length_chunks(mb["attention_mask"], mb["mask"], prompt_len, max_tokens)
+    for k, rows in enumerate(chunks):
+        yield (*trimmed_rows(mb, rows, prompt_len), k == len(chunks) - 1)
+
+
+@contextmanager
+def gradient_sync(last: bool, *models):
+    """Around one micro-batch's forward and backward: under DDP, all-reduce the gradients only on
+    the minibatch's last micro-batch (``no_sync`` before it). Each rank then makes exactly one
+    collective call per minibatch, however many pieces its own rows need (the ranks' counts
+    differ), and the all-reduce averages the accumulated minibatch gradients. A no-op for plain
+    modules and for None."""
+    with ExitStack() as stack:
+        if not last:
+            for m in models:
+                if m is not None and hasattr(m, "no_sync"):
+                    stack.enter_context(m.no_sync())
+        yield
 
 
 @torch.no_grad()

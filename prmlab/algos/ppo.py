@@ -53,7 +53,7 @@ from torch import Tensor
 
 from prmlab.algos.core import (
     Extent, StatsMean, StatsSum, aggregate_loss, clipped_policy_loss, clipped_value_loss, eval_mode,
-    explained_variance, gae, kl_penalty, masked_mean, masked_whiten, micro_batches, minibatch_indices,
+    explained_variance, gae, gradient_sync, kl_penalty, masked_mean, masked_whiten, micro_batches, minibatch_indices,
     response_values, select_minibatch, sequence_logprobs, share,
 )
 
@@ -95,9 +95,10 @@ def update(policy, optimizer, batch, advantages: Tensor, returns: Tensor, cfg, *
                 value_optimizer.zero_grad(set_to_none=True)
                 # the minibatch's loss is the sum of its micro-batches' shares: accumulate their gradients
                 whole, parts = Extent.of(mb["mask"]) if cfg.micro_tokens else None, StatsSum()
-                for part, p_len in micro_batches(mb, prompt_len, cfg.micro_tokens):
-                    loss, part_stats = _loss_share(policy, value_model, part, p_len, whole, cfg)
-                    loss.backward()
+                for part, p_len, last in micro_batches(mb, prompt_len, cfg.micro_tokens):
+                    with gradient_sync(last, policy, value_model):  # DDP: all-reduce once, after the last piece
+                        loss, part_stats = _loss_share(policy, value_model, part, p_len, whole, cfg)
+                        loss.backward()
                     parts.add(**part_stats)
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
                 value_grad_norm = torch.nn.utils.clip_grad_norm_(value_model.parameters(), max_norm)
