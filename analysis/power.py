@@ -36,10 +36,11 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats
+from analysis.stats import TARGET
+from analysis.tables import Table
 
 PASS1 = "eval/pass@1"
 PASS1_SE = "eval/pass@1_se"
-TARGET = 0.015  # 1.5 points of pass@1
 PAIR_SD_FACTOR = math.sqrt(2)  # SD of a difference of two independent runs, per run SD
 
 
@@ -123,7 +124,6 @@ def fmt_points(x: Optional[float], scale: float = 100.0, digits: int = 2) -> str
 def tables(study: NoiseStudy, target: Optional[float] = TARGET) -> list:
     """The study as two ``analysis.tables.Table``: the noise (n, mean, SD, eval SE, its share of the
     variance) and the MDE per seed count, in points; the CLI prints them, the report saves them."""
-    from analysis.tables import Table  # lazy: analysis.tables imports TARGET from here
 
     share = study.sampling_share
     noise = Table("noise", "Noise study: seed-to-seed variation of the faithful RL baseline (points)",

@@ -18,7 +18,7 @@ What each experiment gets is the ``BUILDERS`` entry of its name (the runs' ``exp
 swept factors and the training curves. Claims are checked through each difference's three-way
 verdict (``analysis.stats``): *reproduced (resolved)* when the 95% paired t-interval excludes 0 in
 the paper's direction, *opposite (resolved)* in the other; *bounded* when the interval lies
-within ± the design MDE (``analysis.power.TARGET`` for pass@1: any effect is smaller); *unresolved* (with
+within ± the design MDE (``analysis.stats.TARGET`` for pass@1: any effect is smaller); *unresolved* (with
 the mean's sign) otherwise. A "does not reliably beat" claim (``NOT_BETTER``) is contradicted only
 by a resolved gain.
 """
@@ -391,8 +391,8 @@ def build_noise(coll: Collection, runs: pd.DataFrame) -> Report:
     study = power.noise_study(df) if not df.empty else power.noise_study(pd.DataFrame({"seed": []}))
     r.tables += power.tables(study)
     r.figures.append(Figure("mde_vs_seeds", "Minimum detectable difference against seeds",
-                            figures.mde_vs_seeds(study, power.TARGET),
-                            f"Dotted: the {power.TARGET * 100:g}-point target; paired comparisons take the SD "
+                            figures.mde_vs_seeds(study, stats.TARGET),
+                            f"Dotted: the {stats.TARGET * 100:g}-point target; paired comparisons take the SD "
                             f"of a difference as √2 × the measured seed-to-seed SD (no pairing benefit assumed)."))
     if not df.empty:
         r.figures.append(Figure("curves", "Training curves of the noise-study seeds", figures.training_curves(

@@ -21,7 +21,7 @@ Choices
   distribution. ``Comparison.mde`` is the comparison's own (achieved) MDE, from the observed SD
   of its paired differences and its number of pairs.
 * **Bound** (``Comparison.bound``): the MDE the experiment was designed for (the noise study's
-  target, ``analysis.power.TARGET`` for pass@1), given by the caller. A verdict is never
+  target, ``analysis.stats.TARGET`` for pass@1), given by the caller. A verdict is never
   ``bounded`` by the comparison's own MDE: with it, nearly every interval that includes 0 lies
   within ±MDE (the MDE exceeds the t half-width by the power quantile), which would call every
   underpowered null "bounded".
@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 CONFIDENCE = 0.95
+TARGET = 0.015  # the design MDE: 1.5 points of pass@1 (the seed count is chosen so that MDE <= TARGET)
 POWER = 0.8
 
 RESOLVED, BOUNDED, UNRESOLVED, NOT_MEASURED = "resolved", "bounded", "unresolved", "not measured"

@@ -31,7 +31,7 @@ from typing import Callable, Optional, Sequence
 import pandas as pd
 
 from analysis import stats
-from analysis.power import TARGET
+from analysis.stats import TARGET
 from prmlab.prm.select import STRATEGIES
 from prmlab.types import DIFFICULTIES
 
@@ -40,7 +40,7 @@ PASS1 = "eval/pass@1"
 
 def bound_for(metric: str) -> Optional[float]:
     """The design MDE a null difference of ``metric`` is ``bounded`` by: the noise study's target
-    (``analysis.power.TARGET``) for pass@k metrics, none for others (they read resolved/unresolved)."""
+    (``analysis.stats.TARGET``) for pass@k metrics, none for others (they read resolved/unresolved)."""
     return TARGET if metric.startswith("eval/pass@") else None
 
 

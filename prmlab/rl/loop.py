@@ -27,7 +27,8 @@ Notes on the recipe (where it is a choice the algorithms' papers do not make):
 Data parallel (torchrun): every rank draws the same prompts, takes its contiguous share of the
 prompt groups (groups never straddle ranks, so GRPO/RLOO advantages are exact), samples with the
 same per-row seeds a single process would use, executes in its own sandbox pool, and updates a
-DDP-wrapped policy (gradients all-reduced). ``algo.minibatch_size`` is global. Logged metrics are
+DDP-wrapped policy (gradients all-reduced once per minibatch, after its last micro-batch:
+``core.gradient_sync``). ``algo.minibatch_size`` is global. Logged metrics are
 means of the ranks' means (equal shares). PPO's advantage whitening uses each rank's own batch
 statistics, and dynamic sampling selects among each rank's own share of the prompts (same batch
 size, but not the groups one process would pick).
