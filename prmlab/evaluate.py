@@ -109,7 +109,7 @@ def generate_and_verify(policy_path, problems, n: int, params: SamplingParams, r
     execution = runtime.execution()  # each response runs its tests while the rest decode
     rollouts = sample(model, tokenizer, [p.prompt for p in reps], params, stops=[p.stop for p in reps],
                       problem_ids=[p.id for p in reps], generator=gen, progress=bar,
-                      on_rollout=lambda i, r: execution.add(i, reps[i], r.response))
+                      on_rollout=execution.feed(reps))
     bar.close()
     verdicts = execution.verdicts()
     return reps, rollouts, verdicts

@@ -9,6 +9,7 @@ tests/test_sandbox_venv.py reruns the isolation checks with interpreters under /
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -263,7 +264,7 @@ def test_stream_gives_the_verdicts_evaluate_gives(sb, overlap):
     """The overlap seam: responses added one by one (out of order, chunks running in the
     background) come back as ``evaluate``'s verdicts, in index order; busy time counts
     concurrent calls once."""
-    p = double_problem()
+    p = dataclasses.replace(double_problem(), prompt="def f(x):\n", code_prefix="def f(x):\n")
     responses = ["    return x * 2\n", "    return 0\n", "    return x + x\n", "    raise ValueError\n",
                  "    return x*2\n", "    return -x\n", "    return x << 1\n"]
     want = sb.evaluate([p] * len(responses), responses)
@@ -275,7 +276,21 @@ def test_stream_gives_the_verdicts_evaluate_gives(sb, overlap):
     got = st.verdicts()
     assert [[o.passed for o in v.outcomes] for v in got] == [[o.passed for o in v.outcomes] for v in want]
     assert [v.error for v in got] == [v.error for v in want]
+    assert [v.all_passed for v in want] == [True, False, True, False, True, False, True]
     assert sb.stats()["sandbox/busy_s"] - busy0 <= time.monotonic() - t0 + 1e-3
+
+
+def test_stream_feed_is_samples_hook_with_completion_heads(sb):
+    """``feed(problems, heads)`` is what ``sample(on_rollout=)`` takes: rollout i's response,
+    after heads[i], is executed against problems[i]."""
+    from types import SimpleNamespace
+
+    p = dataclasses.replace(double_problem(), prompt="def f(x):\n", code_prefix="def f(x):\n")
+    st = sb.stream(chunk=1)
+    hook = st.feed([p, p], heads=["    y = x\n", "    y = 0\n"])
+    hook(1, SimpleNamespace(response="    return y * 2\n"))
+    hook(0, SimpleNamespace(response="    return y * 2\n"))
+    assert [v.all_passed for v in st.verdicts()] == [True, False]
 
 
 def test_stream_raises_a_chunks_error_and_names_missing_rows(sb):

@@ -44,7 +44,7 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
     execution = runtime.execution()  # each response runs its tests while the rest decode
     rollouts = sample(policy, tokenizer, [p.prompt for p in reps], params, stops=[p.stop for p in reps],
                       problem_ids=[p.id for p in reps], generator=gen,
-                      on_rollout=lambda i, r: execution.add(i, reps[i], r.response))
+                      on_rollout=execution.feed(reps))
     verdicts = execution.verdicts()
     cost = Counter()
     K = pcfg.completions
@@ -63,7 +63,7 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
         bar.total = (bar.total or 0) + len(prompts)
         runs = runtime.execution()
         comps = sample(policy, tokenizer, prompts, params, stops=[p.stop for p in probs], generator=gen, progress=bar,
-                       on_rollout=lambda j, cp: runs.add(j, probs[j], heads[j] + cp.response))
+                       on_rollout=runs.feed(probs, heads))
         vs = runs.verdicts()
         out = []
         for j, (i, m) in enumerate(requests):

@@ -136,7 +136,7 @@ def generate(s: RLState, draw: Draw, execution: Optional[Stream] = None) -> list
     """2. One response per row from the current policy, each handed to ``execution`` (the sandbox's
     ``Stream``) the moment it ends; with ``overlap`` it runs its tests while later rows decode."""
     s.policy.eval()
-    on_rollout = None if execution is None else (lambda i, r: execution.add(i, draw.reps[i], r.response))
+    on_rollout = None if execution is None else execution.feed(draw.reps)
     return sample(s.policy, s.tokenizer, [p.prompt for p in draw.reps], s.params, stops=[p.stop for p in draw.reps],
                   problem_ids=[p.id for p in draw.reps], seeds=draw.seeds, on_rollout=on_rollout)
 

@@ -875,6 +875,11 @@ class Stream:
         if self._overlap and len(self._buf) >= self._chunk:
             self._submit()
 
+    def feed(self, problems: Sequence[Problem], heads: Optional[Sequence[str]] = None):
+        """``sample``'s ``on_rollout`` hook: rollout ``i`` is response ``i`` to ``problems[i]``
+        (after ``heads[i]``, the prefix a completion continues, when given)."""
+        return lambda i, r: self.add(i, problems[i], (heads[i] if heads is not None else "") + r.response)
+
     def _submit(self) -> None:
         items, self._buf = self._buf, []
         if self._pool is None:
