@@ -204,14 +204,12 @@ def aggregate_loss(loss_mat: Tensor, mask: Tensor, loss_agg: str, norm_len: Opti
     """
     if loss_agg not in LOSS_AGGS:
         raise ValueError(f"unknown loss_agg {loss_agg!r}; expected one of {LOSS_AGGS}")
+    if loss_agg == "token_mean":
+        return share(loss_mat, mask, whole)
     if whole is None:
-        if loss_agg == "token_mean":
-            return masked_mean(loss_mat, mask)
         if loss_agg == "seq_mean_token_mean":
             return masked_mean(loss_mat, mask, dim=1).mean()
         return (masked_sum(loss_mat, mask, dim=1) / float(norm_len or loss_mat.shape[1])).mean()
-    if loss_agg == "token_mean":
-        return masked_sum(loss_mat, mask) / whole.tokens.clamp(min=1e-8)
     if loss_agg == "seq_mean_token_mean":
         return masked_mean(loss_mat, mask, dim=1).sum() / whole.rows
     return (masked_sum(loss_mat, mask, dim=1) / float(norm_len or whole.width)).sum() / whole.rows
@@ -347,6 +345,24 @@ def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int
         yield (*trimmed_rows(mb, rows, prompt_len), k == len(chunks) - 1)
 
 
+def accumulate_gradients(loss_share, mb: dict[str, Tensor], prompt_len: int, max_tokens: int,
+                         *models) -> dict[str, float]:
+    """Forward and backward over one minibatch in micro-batches (``micro_batches``), gradients
+    accumulated. ``loss_share(part, prompt_len, whole) -> (loss, stats)`` gives a piece's share of
+    the minibatch's loss and of each logged statistic (``whole``: the minibatch's ``Extent``, None
+    when it runs whole), so the gradients and the summed stats are the minibatch's. ``models``
+    (DDP-wrapped or not) all-reduce once, after the last piece. Returns the summed stats."""
+    whole = Extent.of(mb["mask"]) if max_tokens > 0 else None
+    sums: dict[str, float] = {}
+    for part, p_len, last in micro_batches(mb, prompt_len, max_tokens):
+        with gradient_sync(last, *models):
+            loss, stats = loss_share(part, p_len, whole)
+            loss.backward()
+        for k, v in stats.items():
+            sums[k] = sums.get(k, 0.0) + _scalar(v)
+    return sums
+
+
 @contextmanager
 def gradient_sync(last: bool, *models):
     """Around one micro-batch's forward and backward: under DDP, all-reduce the gradients only on
@@ -410,17 +426,6 @@ def trim_columns(input_ids: Tensor, attention_mask: Tensor, response_mask: Tenso
 def _scalar(v: float | Tensor) -> float:
     """A logged stat as a Python float (a 0-d tensor is detached first)."""
     return float(v.detach()) if isinstance(v, Tensor) else float(v)
-
-
-class StatsSum:
-    """Sums of named scalar stats over the micro-batches of one minibatch (their shares)."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, float] = {}
-
-    def add(self, **stats: float | Tensor) -> None:
-        for k, v in stats.items():
-            self.sums[k] = self.sums.get(k, 0.0) + _scalar(v)
 
 
 class StatsMean:

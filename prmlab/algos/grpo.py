@@ -33,8 +33,8 @@ import torch
 from torch import Tensor
 
 from prmlab.algos.core import (
-    Extent, StatsMean, StatsSum, aggregate_loss, clipped_policy_loss, eval_mode, gradient_sync, group_advantages,
-    kl_penalty, masked_sum, micro_batches, minibatch_indices, select_minibatch, sequence_logprobs, share,
+    Extent, StatsMean, accumulate_gradients, aggregate_loss, clipped_policy_loss, eval_mode, group_advantages,
+    kl_penalty, masked_sum, minibatch_indices, select_minibatch, sequence_logprobs, share,
 )
 
 __all__ = ["compute_advantages", "update", "sequence_scores"]
@@ -68,15 +68,11 @@ def update(policy, optimizer, batch, advantages: Tensor, returns, cfg, *,
                 mb, prompt_len = select_minibatch(batch, idx, device, advantages=advantages)
                 optimizer.zero_grad(set_to_none=True)
                 # the minibatch's loss is the sum of its micro-batches' shares: accumulate their gradients
-                whole, parts = Extent.of(mb["mask"]) if cfg.micro_tokens else None, StatsSum()
-                for part, p_len, last in micro_batches(mb, prompt_len, cfg.micro_tokens):
-                    with gradient_sync(last, policy):  # DDP: all-reduce once, after the last piece
-                        loss, part_stats = _loss_share(policy, part, p_len, whole, cfg)
-                        loss.backward()
-                    parts.add(**part_stats)
+                sums = accumulate_gradients(lambda part, p, whole: _loss_share(policy, part, p, whole, cfg),
+                                            mb, prompt_len, cfg.micro_tokens, policy)
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
                 optimizer.step()
-                stats.add(**parts.sums, **{"losses/grad_norm": grad_norm})
+                stats.add(**sums, **{"losses/grad_norm": grad_norm})
     out = stats.means()
     # share of rollouts whose advantage is non-zero: the ones that carry any gradient
     out["losses/nonzero_adv_frac"] = float((advantages.abs().sum(1) > 0).float().mean())

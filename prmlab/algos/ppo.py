@@ -52,9 +52,9 @@ import torch
 from torch import Tensor
 
 from prmlab.algos.core import (
-    Extent, StatsMean, StatsSum, aggregate_loss, clipped_policy_loss, clipped_value_loss, eval_mode,
-    explained_variance, gae, gradient_sync, kl_penalty, masked_mean, masked_whiten, micro_batches, minibatch_indices,
-    response_values, select_minibatch, sequence_logprobs, share,
+    Extent, StatsMean, accumulate_gradients, aggregate_loss, clipped_policy_loss, clipped_value_loss, eval_mode,
+    explained_variance, gae, kl_penalty, masked_mean, masked_whiten, minibatch_indices, response_values,
+    select_minibatch, sequence_logprobs, share,
 )
 
 __all__ = ["compute_advantages", "update", "response_values"]
@@ -94,17 +94,13 @@ def update(policy, optimizer, batch, advantages: Tensor, returns: Tensor, cfg, *
                 optimizer.zero_grad(set_to_none=True)
                 value_optimizer.zero_grad(set_to_none=True)
                 # the minibatch's loss is the sum of its micro-batches' shares: accumulate their gradients
-                whole, parts = Extent.of(mb["mask"]) if cfg.micro_tokens else None, StatsSum()
-                for part, p_len, last in micro_batches(mb, prompt_len, cfg.micro_tokens):
-                    with gradient_sync(last, policy, value_model):  # DDP: all-reduce once, after the last piece
-                        loss, part_stats = _loss_share(policy, value_model, part, p_len, whole, cfg)
-                        loss.backward()
-                    parts.add(**part_stats)
+                sums = accumulate_gradients(lambda part, p, whole: _loss_share(policy, value_model, part, p, whole, cfg),
+                                            mb, prompt_len, cfg.micro_tokens, policy, value_model)
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
                 value_grad_norm = torch.nn.utils.clip_grad_norm_(value_model.parameters(), max_norm)
                 optimizer.step()
                 value_optimizer.step()
-                stats.add(**parts.sums, **{"losses/grad_norm": grad_norm, "losses/value_grad_norm": value_grad_norm})
+                stats.add(**sums, **{"losses/grad_norm": grad_norm, "losses/value_grad_norm": value_grad_norm})
     out = stats.means()
     # CleanRL's definition: how much of the return variance the sampling-time critic explained
     out["losses/explained_variance"] = explained_variance(

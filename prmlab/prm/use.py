@@ -87,9 +87,7 @@ def prm_line_scores(prm: torch.nn.Module, ids: Tensor, attn: Tensor, P: int, rol
     if micro_tokens <= 0:  # fixed slices of 64 padded rows
         v = torch.cat([prm(ids[i : i + 64], attn[i : i + 64]).float()[:, P:] for i in range(0, len(rollouts), 64)])
     else:
-        mask = torch.zeros(ids.shape[0], ids.shape[1] - P, device=ids.device)
-        for b, r in enumerate(rollouts):
-            mask[b, : len(r.response_ids)] = 1
+        mask = attn[:, P:].float()  # pad_batch: the attention mask past column P is the response mask
         # response-aligned: column t is the PRM's output at token P + t (the prefix ending with it)
         v, = chunked_response_forward(lambda i, a, p: (prm(i, a)[:, p:].float(),), ids, attn, mask, P, micro_tokens)
     v = to_reward_scale(v, loss).cpu()
