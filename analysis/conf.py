@@ -43,6 +43,14 @@ def experiments(conf_dir: Path = CONF_DIR) -> tuple[str, ...]:
     return tuple(sorted(names, key=lambda n: RUN_FIRST.index(n) if n in RUN_FIRST else len(RUN_FIRST)))
 
 
+def sweep_values(experiment: str, key: str, conf_dir: Path = CONF_DIR) -> list[str]:
+    """The values ``conf_dir/experiment/EXPERIMENT.yaml`` sweeps ``key`` over, in its order ([] if none)."""
+    from omegaconf import OmegaConf
+
+    v = OmegaConf.select(_load(conf_dir / "experiment" / f"{experiment}.yaml"), f"hydra.sweeper.params.{key}")
+    return [x.strip() for x in str(v).split(",")] if v is not None else []
+
+
 def ablations(conf_dir: Path = CONF_DIR) -> tuple[str, ...]:
     """``none`` then the departures of ``conf_dir/ablation/*.yaml`` by name."""
     names = sorted(p.stem for p in (conf_dir / "ablation").glob("*.yaml"))

@@ -429,6 +429,60 @@ def build_recipe_ablations(coll: Collection, runs: pd.DataFrame) -> Report:
     return r
 
 
+def build_credit(coll: Collection, runs: pd.DataFrame) -> Report:
+    """Completability credit (prm.credit) head to head with binary, pass-rate and PRM-PPO, by arm
+    (conf/arm/; rows in the order of the experiment's sweep)."""
+    r = Report("credit")
+    df = tables.with_labels(runs)
+    if df.empty or "arm" not in df:
+        return r
+    curves = _curves(coll)
+    means = figures.training_means(curves, ["reward/nonzero_group_var_frac", "losses/nonzero_adv_frac",
+                                            "rollout/response_tokens", "rollout/comment_line_frac"])
+    df = df.merge(means, on="run_id", how="left")
+    order = conf.sweep_values("credit", "arm")
+    order += [a for a in df["arm"].dropna().unique() if a not in order]
+    extra = {"groups with signal": ("reward/nonzero_group_var_frac", 2), "rollouts with gradient": ("losses/nonzero_adv_frac", 2),
+             "tokens": ("rollout/response_tokens", 0), "comment share": ("rollout/comment_line_frac", 3)}
+    r.tables.append(tables.condition_table(
+        df, by="arm", order=order, columns=tables.pass_columns(df, cats=False), reference="ppo_prm", name="credit",
+        title="Completability credit vs binary, pass-rate and PRM-PPO: held-out pass@1 (%)",
+        extra={t: v for t, v in extra.items() if v[0] in df},
+        notes=["Arms: conf/arm/. *_step: prm.credit=step, *_shaped: prm.credit=shaped (prmlab/prm/credit.py); "
+               "ppo_prm: PPO + DenseReward + ValueInit. Extra columns are means over training steps and seeds: "
+               "groups with signal = reward/nonzero_group_var_frac (outcome reward), rollouts with gradient = "
+               "losses/nonzero_adv_frac (non-zero advantage, credit included)."]))
+    edges = figures.config_edges(df)
+    r.tables.append(tables.condition_table(
+        df, by="arm", order=order, columns={b: f"{tables.PASS1}/len_{b}" for b in figures.length_buckets(edges)},
+        name="credit_length", title="Completability credit: held-out pass@1 (%) by response length (tokens)"))
+    r.figures += [
+        Figure("curves", "Training curves by arm", figures.training_curves(
+            curves, df, ["reward/all_pass_rate", "reward/mean", "losses/nonzero_adv_frac"], hue="arm")),
+        Figure("hacking_monitors", "Response length and comment share by arm",
+               figures.hacking_monitors(curves, df, hue="arm")),
+    ]
+    arm = lambda name: df[df["arm"] == name]  # noqa: E731
+    for algo in ("grpo", "rloo"):
+        base = arm(f"{algo}_binary")
+        for v, what in (("step", "step credit"), ("shaped", "shaped reward")):
+            g = arm(f"{algo}_{v}")
+            if g.empty:
+                continue
+            if not base.empty:
+                r.claims.append(_claim(f"{algo.upper()} + completability {what} beats binary {algo.upper()} "
+                                       "(this experiment's hypothesis; no paper states it)", g, base, tables.PASS1, +1,
+                                       what=f"{algo}_{v} − {algo}_binary"))
+            if not arm("ppo_prm").empty:
+                r.claims.append(_claim(f"{algo.upper()} + completability {what} vs PRM-PPO (no direction expected)",
+                                       g, arm("ppo_prm"), tables.PASS1, 0, what=f"{algo}_{v} − ppo_prm"))
+        if not base.empty and not arm(f"{algo}_pass_rate").empty:
+            r.claims.append(_claim(f"{algo.upper()}: pass-rate reward does not reliably beat binary (pass-rate study)",
+                                   arm(f"{algo}_pass_rate"), base, tables.PASS1, NOT_BETTER,
+                                   what=f"{algo}_pass_rate − {algo}_binary"))
+    return r
+
+
 def build_generic(coll: Collection, runs: pd.DataFrame, name: str) -> Report:
     r = Report(name)
     df = tables.with_labels(runs)
@@ -451,7 +505,7 @@ BUILDERS: dict[str, Callable[[Collection, pd.DataFrame], Report]] = {
     "table1": build_table1, "table2": build_table2, "fig3_length": build_fig3, "fig4_data": build_fig4,
     "reward_weighting": build_reward_weighting, "passrate_study": build_passrate, "rl_core": build_rl_core,
     "passrate_gradients": build_passrate_gradients, "noise": build_noise,
-    "recipe_ablations": build_recipe_ablations,
+    "recipe_ablations": build_recipe_ablations, "credit": build_credit,
 }
 
 

@@ -127,6 +127,11 @@ class PRMConfig:
     # what M counts: all_lines (the paper: every line, comments and blanks too) | code_lines (an ablation:
     # comment padding cannot dilute a failing response's penalty)
     dense_norm: str = choice_of("all_lines", "prmlab.prm.use:DENSE_NORMS")
+    # completability credit for GRPO/RLOO (prmlab/prm/credit.py): null = off | step (a per-line advantage
+    # term, the PRM's step differences) | shaped (binary reward raised by the PRM's completable share)
+    credit: Optional[str] = choice_of(None, "prmlab.prm.credit:CREDITS")
+    # beta (step) or kappa (shaped, < 1 so a failing response never reaches a pass); null = 0.5
+    credit_coef: Optional[float] = nonneg(None)
     neutral_label: bool = True  # comment/blank lines get label 0
     skip_neutral: bool = True  # only check prefixes that end on a code line (saves checks)
     samples_per_prompt: int = positive(4)  # N: responses per training prompt and checkpoint

@@ -4,7 +4,7 @@
 
 * ``algo=none``: tasks → sft → eval (the SFT policy is evaluated).
 * an RL algorithm without PRM: tasks → sft → rl_baseline → eval.
-* with ``prm.dense`` or ``prm.value_init``: the whole chain; eval evaluates ``rl``.
+* with ``prm.dense``, ``prm.value_init`` or ``prm.credit``: the whole chain; eval evaluates ``rl``.
 * ``gradients.enabled``: the pass-rate study's gradient analyses on the baseline's checkpoints
   (with prm_collect for the calibration analysis).
 
@@ -54,7 +54,7 @@ STAGES: dict[str, Stage] = {
         Stage("rl", 2,
               ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm",
                               "prm.dense_norm", "prm.value_scale"),
-              _lazy("prmlab.rl.stages:rl_stage"), distributed=True),
+              _lazy("prmlab.rl.stages:rl_stage"), distributed=True, optional_reads=("prm.credit", "prm.credit_coef")),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
               _lazy("prmlab.gradients:gradients_stage")),
         Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),
@@ -63,7 +63,7 @@ STAGES: dict[str, Stage] = {
 
 
 def uses_prm(cfg) -> bool:
-    return cfg.algo.name != "none" and bool(cfg.prm.dense or cfg.prm.value_init)
+    return cfg.algo.name != "none" and bool(cfg.prm.dense or cfg.prm.value_init or cfg.prm.credit)
 
 
 def build_plan(cfg) -> list[PlannedStage]:

@@ -197,3 +197,5 @@ class RolloutBatch:
     group_ids: "torch.Tensor"  # [B] long, index of the prompt each sample answers
     prompt_len: int  # P
     values: Optional["torch.Tensor"] = None  # [B, T] critic values at sampling time (PPO only)
+    # [B, T] a per-token advantage term the critic-free algorithms add (prm.credit=step), or None
+    credit: Optional["torch.Tensor"] = None

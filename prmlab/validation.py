@@ -310,6 +310,18 @@ def _prm(cfg) -> None:
         # head (prmlab.prm.use.make_critic); a CE PRM outputs logits, which no affine map puts there
         raise invalid("prm.loss", "ce", "mse with prm.value_init=true and algo=ppo (ValueInit needs an output on "
                       "the label scale; use a CE PRM for DenseReward only)")
+    if p.credit is not None:
+        if cfg.algo.name not in ("grpo", "rloo"):
+            raise invalid("prm.credit", p.credit, f"null with algo={cfg.algo.name} (completability credit is for the "
+                          "critic-free algorithms grpo and rloo; PPO uses the PRM through prm.dense / prm.value_init)")
+        if p.dense:
+            raise invalid("prm.dense", True, f"false with prm.credit={p.credit} (one use of the PRM at a time)")
+        if p.credit == "shaped" and cfg.reward.name != "binary":
+            raise invalid("reward.name", cfg.reward.name, "binary with prm.credit=shaped (a failing response's shaped "
+                          "reward must stay below a pass; a pass-rate reward can already be close to one)")
+        if p.credit == "shaped" and p.credit_coef is not None and not p.credit_coef < 1:
+            raise invalid("prm.credit_coef", p.credit_coef, "< 1 with prm.credit=shaped (a failing response stays "
+                          "below a pass)")
 
 
 @cross_check

@@ -26,12 +26,13 @@ EXPECTED = {
     "noise": (8, {"algo.name": "ppo", "prm.dense": False, "prm.value_init": False, "sft.seed": 0, **LONG}),
     "recipe_ablations": (6 * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0,
                                  **LONG}),
+    "credit": (9 * 4, {"sft.seed": 0, **LONG}),  # the arms of conf/arm/ x seed
     "passrate_gradients": (2 * 3, {"algo.name": "grpo", "reward.name": "binary", "gradients.enabled": True,
                                    "sft.seed": 0}),
 }
 # the noise study's 8 seeds; the PRM-paper experiments the 4 it chose (docs/RESULTS.md); the others 3
 PRM_PAPER = ("table1", "table2", "fig3_length", "fig4_data", "reward_weighting", "recipe_ablations")
-SEEDS = {"noise": "0,1,2,3,4,5,6,7", **{n: "0,1,2,3" for n in PRM_PAPER}}
+SEEDS = {"noise": "0,1,2,3,4,5,6,7", **{n: "0,1,2,3" for n in PRM_PAPER + ("credit",)}}
 
 
 def test_experiments_are_the_experiment_files_that_declare_a_sweep():
@@ -96,6 +97,26 @@ def test_passrate_study_covers_two_base_models_and_both_rewards(compose):
     assert values("reward") == {"binary", "pass_rate"} and values("algo") == {"grpo", "rloo"}
     archs = {compose(["experiment=passrate_study", f"model={m}"]).model.arch for m in values("model")}
     assert archs == {"gpt2", "llama"}
+
+
+def test_credit_arms_share_their_upstream_runs(compose):
+    """The credit experiment's ppo_prm arm is Table 1's DenseReward + ValueInit run, and each credit arm
+    collects its PRM data from its own algorithm's binary arm (the same rl_baseline entry)."""
+    from prmlab.pipeline import plan_keys
+    from prmlab.stages import build_plan
+
+    def keys(overrides):
+        cfg = compose(overrides)
+        return {p.stage.name: p.key for p in plan_keys(cfg, build_plan(cfg))}
+
+    ppo = keys(["experiment=credit", "arm=ppo_prm", "seed=1"])
+    t1 = keys(["experiment=table1", "algo=ppo", "prm.dense=true", "prm.value_init=true", "seed=1"])
+    assert ppo == t1
+    for algo in ("grpo", "rloo"):
+        base = keys(["experiment=credit", f"arm={algo}_binary", "seed=2"])
+        for v in ("step", "shaped"):
+            k = keys(["experiment=credit", f"arm={algo}_{v}", "seed=2"])
+            assert k["rl_baseline"] == base["rl_baseline"] and k["rl"] != base["rl_baseline"]
 
 
 def test_smoke_composition_keeps_the_sweep(compose):

@@ -57,6 +57,12 @@ def test_every_sweep_job_of_every_experiment_validates(name):
     assert preflight(["-m", f"experiment={name}"]) >= 1
 
 
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_every_smoke_sweep_job_validates(name):
+    """SMOKE=1 ./multirun.sh NAME composes experiment=[smoke,NAME]; the smoke sizes must fit every testbed."""
+    assert preflight(["-m", f"experiment=[smoke,{name}]"]) >= 1
+
+
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts])
 def test_every_group_option_composes(compose, group, option):
     overrides = [f"{group}={option}"]
@@ -65,8 +71,8 @@ def test_every_group_option_composes(compose, group, option):
     if (group, option) == ("task", "livecodebench"):
         overrides.append("task.path=x.jsonl")
     cfg = compose(overrides)
-    if group in ("ablation", "testbed"):
-        validate(cfg)  # a global option (an ablation, a testbed) sets fields across groups; it must still validate
+    if group in ("ablation", "testbed", "arm"):
+        validate(cfg)  # a global option (an ablation, a testbed, an arm) sets fields across groups; it must still validate
     else:
         assert OmegaConf.select(cfg, group) is not None
 

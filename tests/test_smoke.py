@@ -84,6 +84,23 @@ def test_critic_free_algorithm_runs_the_default_prm_pipeline(tmp_path):
     assert "rl" in summary["stages"] and "prm_train" in summary["stages"]
 
 
+@pytest.mark.parametrize("algo,arm", [("grpo", "step_credit"), ("rloo", "shaped_credit")])
+def test_completability_credit_runs_the_prm_chain(tmp_path, algo, arm):
+    """prm.credit: the PRM chain runs from the critic-free baseline, and the rl stage logs its credit."""
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", f"algo={algo}", f"prm={arm}", "eval.n_samples=1",
+                   "eval.ks=[1]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert list(summary["stages"])[-3:] == ["prm_train", "rl", "eval"]
+    rows = [json.loads(l) for l in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    rl = [m for m in rows if m.get("stage") == "rl" and "reward/mean" in m]
+    assert len(rl) == 2
+    if arm == "step_credit":
+        assert all("reward/step_credit_mean" in m for m in rl)
+    else:  # the shaped bonus is a reward term: non-negative, below kappa per response
+        assert all(0.0 <= m["reward/dense_mean"] <= 0.5 for m in rl)
+
+
 def test_wandb_offline_logs_the_same_metrics(tmp_path):
     r = run_prmlab(tmp_path, "experiment=smoke", "logger=wandb", "eval.n_samples=1", "eval.ks=[1]")
     assert r.returncode == 0, r.stderr[-3000:]

@@ -15,6 +15,8 @@ Algorithm (Shao et al., 2024, "DeepSeekMath", Sec. 4.1, outcome supervision):
    Liu et al., 2025, who argue the std division over-weights near-uniform groups).
    std is Bessel-corrected, as in the reference GRPO implementations; groups with equal scores
    get A = 0 and so contribute no gradient (the "reward density" the pass-rate study measures).
+   With ``prm.credit=step`` the PRM's per-line completability credit ``batch.credit`` [B, T] is
+   added per token, A_{i,t} = A_i + beta c_{i,line(t)} (prmlab.prm.credit; RLOO does the same).
 3. ``cfg.epochs`` passes over shuffled minibatches, minimising per token
        L_t = max(-A r_t, -A clip(r_t, 1-eps, 1+eps)) + beta * KL_t(pi_theta || pi_ref)
    aggregated by ``cfg.loss_agg`` (prmlab.algos.core; the original paper averages per sequence,
@@ -49,7 +51,9 @@ def sequence_scores(batch) -> Tensor:
 def compute_advantages(batch, cfg) -> tuple[Tensor, None]:
     """Group-normalised advantages ``[B, T]`` (constant over each response's tokens); no returns."""
     adv = group_advantages(sequence_scores(batch), batch.group_ids, cfg.scale_by_std)
-    return adv[:, None] * batch.response_mask.float(), None
+    adv = adv[:, None] * batch.response_mask.float()
+    # prm.credit=step: the PRM's per-line completability credit (prmlab.prm.credit), 0 off the response
+    return (adv if batch.credit is None else adv + batch.credit * batch.response_mask.float()), None
 
 
 def update(policy, optimizer, batch, advantages: Tensor, returns, cfg, *,

@@ -39,4 +39,6 @@ __all__ = ["compute_advantages", "update"]
 def compute_advantages(batch, cfg) -> tuple[Tensor, None]:
     """Leave-one-out advantages ``[B, T]`` (constant over each response's tokens); no returns."""
     adv = rloo_advantages(sequence_scores(batch), batch.group_ids)
-    return adv[:, None] * batch.response_mask.float(), None
+    adv = adv[:, None] * batch.response_mask.float()
+    # prm.credit=step: the PRM's per-line completability credit (prmlab.prm.credit), 0 off the response
+    return (adv if batch.credit is None else adv + batch.credit * batch.response_mask.float()), None

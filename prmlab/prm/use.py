@@ -78,6 +78,12 @@ def prm_loss_of(prm_path: Path) -> str:
     return json.loads((prm_path / PRM_META_FILE).read_text())["loss"]
 
 
+def load_prm(prm_train_entry: Path, device, dtype) -> tuple[ScalarHeadModel, str]:
+    """The frozen PRM of a prm_train entry, and the loss it was trained with (its output scale)."""
+    path = prm_dir(prm_train_entry)
+    return ScalarHeadModel.load(path, device, dtype).eval().requires_grad_(False), prm_loss_of(path)
+
+
 @torch.no_grad()
 def prm_line_scores(prm: torch.nn.Module, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
                     loss: str = "mse", micro_tokens: int = 0) -> list[list[float]]:
@@ -141,9 +147,8 @@ class DenseReward:
 
     @classmethod
     def load(cls, prm_train_entry: Path, prm_cfg, device, dtype, micro_tokens: int = 0) -> "DenseReward":
-        path = prm_dir(prm_train_entry)
-        prm = ScalarHeadModel.load(path, device, dtype).eval().requires_grad_(False)
-        return cls(prm, prm_loss_of(path), prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm,
+        prm, loss = load_prm(prm_train_entry, device, dtype)
+        return cls(prm, loss, prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm,
                    prm_cfg.dense_norm, micro_tokens)
 
     def __call__(self, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],

@@ -6,7 +6,8 @@
                              execute every response in the sandbox (with ``overlap``: each
                              as soon as it is sampled, while the rest decode)
         3. score             outcome reward on the last token (binary or pass rate), plus the
-                             PRM's dense per-line terms under DenseReward           -> [B, T]
+                             PRM's dense per-line terms under DenseReward, or its
+                             completability credit under prm.credit (GRPO/RLOO)     -> [B, T]
         4. select            dynamic sampling (oversample > 1): keep prompts_per_step groups,
                              those whose outcomes disagree first
         5. build the batch   old log-probs, reference log-probs, critic values      -> RolloutBatch
@@ -15,7 +16,7 @@
         8. checkpoint        C evenly spaced policy (+ value) checkpoints; resume file
 
 Set-up, checkpoints and resume are in ``state.py``; the algorithms in ``prmlab.algos``; the PRM's
-dense reward and ValueInit in ``prmlab.prm.use``.
+dense reward and ValueInit in ``prmlab.prm.use``, its completability credit in ``prmlab.prm.credit``.
 
 Notes on the recipe (where it is a choice the algorithms' papers do not make):
   1. The KL reference is the SFT policy.
@@ -45,6 +46,7 @@ from torch import Tensor
 from prmlab import distributed as D
 from prmlab import rewards
 from prmlab.algos import core
+from prmlab.prm.credit import CompletabilityCredit
 from prmlab.prm.use import DenseReward
 from prmlab.rl.batch import pad_batch, rollout_stats
 from prmlab.rl.clock import StepClock
@@ -73,11 +75,13 @@ class Scored:
     P: int  # prompt columns
     scores: Tensor  # [B] outcome reward
     token_rewards: Tensor  # [B, T] outcome (last token) + dense PRM terms (line ends)
-    dense_sum: Tensor  # [B] sum of the dense terms (0 without DenseReward), on the CPU
+    dense_sum: Tensor  # [B] sum of the dense (or shaped-credit) reward terms (0 without them), on the CPU
     group_ids: Tensor  # [B] long
+    credit: Optional[Tensor] = None  # [B, T] advantage term of prm.credit=step (None without it)
 
 
-def train_rl(ctx, dense: Optional[DenseReward] = None, value_init=None) -> dict:
+def train_rl(ctx, dense: Optional[DenseReward] = None, value_init=None,
+             credit: Optional[CompletabilityCredit] = None) -> dict:
     """Run the RL stage ``ctx`` (rl_baseline or rl); returns its summary figures."""
     acfg = ctx.cfg.algo
     s = setup(ctx, value_init)
@@ -94,7 +98,7 @@ def train_rl(ctx, dense: Optional[DenseReward] = None, value_init=None) -> dict:
         clock.lap("generate")
         verdicts = execution.verdicts()  # the rest of 2: what the sandbox has not finished yet
         clock.lap("execute")
-        scored = score(ctx, s, rollouts, verdicts, draw, dense)  # 3
+        scored = score(ctx, s, rollouts, verdicts, draw, dense, credit)  # 3
         clock.lap("prm_score")
         trained, varied = select_for_update(acfg, s, scored)  # 4
         clock.lap("other")
@@ -142,8 +146,9 @@ def generate(s: RLState, draw: Draw, execution: Optional[Stream] = None) -> list
 
 
 def score(ctx, s: RLState, rollouts: list[Rollout], verdicts: list[Verdict], draw: Draw,
-          dense: Optional[DenseReward]) -> Scored:
-    """3. Per-token rewards [B, T]: the outcome score on the last token, plus DenseReward's terms."""
+          dense: Optional[DenseReward], credit: Optional[CompletabilityCredit] = None) -> Scored:
+    """3. Per-token rewards [B, T]: the outcome score on the last token, plus DenseReward's terms or
+    the shaped credit's bonus; and the step credit's advantage term [B, T] (prm.credit=step)."""
     device = ctx.runtime.device
     ids, attn, mask, P = pad_batch(rollouts, s.tokenizer.pad_token_id)
     ids, attn, mask = ids.to(device), attn.to(device), mask.to(device)
@@ -154,7 +159,13 @@ def score(ctx, s: RLState, rollouts: list[Rollout], verdicts: list[Verdict], dra
         dense_r = dense(ids, attn, P, rollouts, [v.all_passed for v in verdicts], mask.shape[1]).to(device)
         token_rewards = token_rewards + dense_r
         dense_sum = dense_r.sum(-1).cpu()
-    return Scored(ids, attn, mask, P, scores, token_rewards, dense_sum, draw.group_ids)
+    credit_t = None
+    if credit is not None:
+        bonus, credit_t = credit(ids, attn, P, rollouts, [v.all_passed for v in verdicts], draw.group_ids, mask.shape[1])
+        token_rewards = token_rewards + bonus.to(device)
+        dense_sum = bonus.sum(-1)
+        credit_t = credit_t.to(device) if credit.kind == "step" else None
+    return Scored(ids, attn, mask, P, scores, token_rewards, dense_sum, draw.group_ids, credit_t)
 
 
 def select_for_update(acfg, s: RLState, sc: Scored) -> tuple[Scored, Optional[int]]:
@@ -168,8 +179,9 @@ def select_for_update(acfg, s: RLState, sc: Scored) -> tuple[Scored, Optional[in
     group_ids, rows = sc.group_ids[rows], rows.to(sc.ids.device)
     ids, attn, mask, token_rewards = sc.ids[rows], sc.attn[rows], sc.mask[rows], sc.token_rewards[rows]
     seq, resp, P = core.trim_columns(ids, attn, mask, sc.P)
+    credit = None if sc.credit is None else sc.credit[rows][:, resp]
     kept = Scored(ids[:, seq], attn[:, seq], mask[:, resp], P, sc.scores[rows], token_rewards[:, resp],
-                  sc.dense_sum[rows.cpu()], group_ids)
+                  sc.dense_sum[rows.cpu()], group_ids, credit)
     return kept, varied
 
 
@@ -185,7 +197,7 @@ def build_batch(acfg, s: RLState, sc: Scored) -> RolloutBatch:
               if s.value_model is not None else None)
     return RolloutBatch(input_ids=sc.ids, attention_mask=sc.attn, response_mask=sc.mask, logprobs=logprobs,
                         ref_logprobs=ref_logprobs, rewards=sc.token_rewards, scores=sc.scores,
-                        group_ids=sc.group_ids.to(sc.ids.device), prompt_len=sc.P, values=values)
+                        group_ids=sc.group_ids.to(sc.ids.device), prompt_len=sc.P, values=values, credit=sc.credit)
 
 
 def update(acfg, s: RLState, batch: RolloutBatch) -> dict:
@@ -216,6 +228,8 @@ def step_metrics(acfg, s: RLState, rollouts: list[Rollout], verdicts: list[Verdi
         "perf/tokens_trained": int(batch.attention_mask.sum()), "perf/tokens_trained_response": int(batch.response_mask.sum()),
     }
     m.update(rewards.reward_density(scores.cpu(), sampled.group_ids))
+    if sampled.credit is not None:  # prm.credit=step: the per-response sum of its advantage term
+        m["reward/step_credit_mean"] = sampled.credit.sum(-1).mean().item()
     if varied is not None:  # dynamic sampling: share of the trained groups that carry a gradient
         m["rollout/trained_varied_group_frac"] = varied / max(1, acfg.prompts_per_step // s.world)
     m.update(rollout_stats(rollouts))
