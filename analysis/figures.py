@@ -290,13 +290,18 @@ def sweep_figure(runs: pd.DataFrame, factor: str, metric: str = PASS1, xlabel: O
 GRAD_CONDITIONS = [(r, a) for r in ("binary", "pass_rate") for a in ("grpo", "rloo")]
 
 
-def gradient_direction(grads: pd.DataFrame, runs: pd.DataFrame):
-    """Per model (columns): cos(g_R, g_full) and Δ log π(full-pass) against the checkpoint, one
-    line per reward x baseline, mean over seeds with its 95% interval."""
+def gradient_direction(grads: pd.DataFrame, runs: pd.DataFrame, by: str = "model"):
+    """Per ``by`` value (columns; the model, or a credit experiment's arm): cos(g_R, g_full) and
+    Δ log π(full-pass) against the checkpoint, one line per reward x baseline (the outcome rewards,
+    and the completability credits where the records hold them), mean over seeds with its 95% interval."""
+    from prmlab.gradients import CREDIT_REWARDS  # torch: imported only when this figure is drawn
+
     title = "Gradient direction: does the update favour full-pass responses?"
     if grads.empty:
         return _no_data(title, "no gradients records (run with gradients.enabled=true)")
-    df = grads.merge(_label_runs(runs, "model"), on="run_id").rename(columns={"_hue": "model"})
+    df = grads.merge(_label_runs(runs, by), on="run_id").rename(columns={"_hue": "model"})
+    conditions = GRAD_CONDITIONS + [(r, a) for r in CREDIT_REWARDS for a in ("grpo", "rloo")
+                                    if (df["reward"] == r).any()]
     models = sorted(df["model"].unique())
     metrics = [("cos_to_full", "cos(batch gradient, full-pass gradient)"),
                ("delta_logp_full", "Δ log π(full-pass) after one step")]
@@ -305,12 +310,12 @@ def gradient_direction(grads: pd.DataFrame, runs: pd.DataFrame):
         g = df[df["model"] == model]
         for i, (m, ylabel) in enumerate(metrics):
             ax = axes[i][j]
-            for k, (reward, algo) in enumerate(GRAD_CONDITIONS):
+            for k, (reward, algo) in enumerate(conditions):
                 c = g[(g["reward"] == reward) & (g["algo"] == algo)]
                 band = stats.curve_band(c, m, step_col="checkpoint")
                 if band.empty:
                     continue
-                _errorbar(ax, band["checkpoint"] + (k - 1.5) * 0.06,
+                _errorbar(ax, band["checkpoint"] + (k - (len(conditions) - 1) / 2) * 0.06,
                           [stats.Estimate(*r) for r in band[["mean", "lo", "hi", "n"]].itertuples(index=False)],
                           f"{algo.upper()} {reward} (n={int(band['n'].max())})", color=f"C{k}",
                           ls="-" if reward == "binary" else "--")

@@ -483,6 +483,29 @@ def build_credit(coll: Collection, runs: pd.DataFrame) -> Report:
     return r
 
 
+def build_credit_gradients(coll: Collection, runs: pd.DataFrame) -> Report:
+    """The gradient analyses with every reward, the completability credits included, on the checkpoints
+    of each critic-free binary baseline (one row group per arm: grpo_step analyses GRPO's)."""
+    r = Report("credit_gradients")
+    df = tables.with_labels(runs)
+    r.tables.append(tables.gradients_table(df, by="arm", name="credit_gradients",
+                                           title="Gradient direction under each reward, the completability credits "
+                                                 "included (checkpoints of the arm's binary baseline)"))
+    if df.empty or "arm" not in df:
+        return r
+    r.figures.append(Figure("gradient_direction", "Gradient direction per checkpoint",
+                            figures.gradient_direction(artifacts.load_gradients(coll), df, by="arm")))
+    for arm_name, g in df.groupby("arm"):
+        algo = arm_name.split("_")[0]
+        for reward in ("credit_step", "credit_shaped"):
+            cr = _metric_as(g, tables.gradient_metric(reward, algo, "cos_to_full"))
+            bi = _metric_as(g, tables.gradient_metric("binary", algo, "cos_to_full"))
+            r.claims.append(_claim(f"{algo.upper()}: the {reward} update points more toward full-pass responses than "
+                                   "the binary one (this experiment's hypothesis)", cr, bi, "value", +1,
+                                   what=f"{reward} − binary cos to full-pass gradient", scale=1.0, unit="", digits=3))
+    return r
+
+
 def build_generic(coll: Collection, runs: pd.DataFrame, name: str) -> Report:
     r = Report(name)
     df = tables.with_labels(runs)
@@ -506,6 +529,7 @@ BUILDERS: dict[str, Callable[[Collection, pd.DataFrame], Report]] = {
     "reward_weighting": build_reward_weighting, "passrate_study": build_passrate, "rl_core": build_rl_core,
     "passrate_gradients": build_passrate_gradients, "noise": build_noise,
     "recipe_ablations": build_recipe_ablations, "credit": build_credit,
+    "credit_gradients": build_credit_gradients,
 }
 
 

@@ -374,24 +374,28 @@ def gradient_metric(reward: str, algo: str, key: str) -> str:
     return f"grad/{reward}_{algo}/{key}"
 
 
-def gradients_table(runs: pd.DataFrame) -> Table:
-    """The pass-rate study's gradient analyses: rows (model, baseline, reward), per-seed values =
-    the run summary's mean over the analysed checkpoints; mean [95% interval] over seeds."""
+def gradients_table(runs: pd.DataFrame, by: str = "model", name: str = "gradients",
+                    title: str = "Gradient analyses of the pass-rate study (GRPO-binary checkpoints)") -> Table:
+    """The gradient analyses: rows (``by`` value, baseline, reward), per-seed values = the run
+    summary's mean over the analysed checkpoints; mean [95% interval] over seeds. Rewards: the
+    outcome rewards, then the completability credits where a PRM was upstream (prmlab.gradients)."""
+    from prmlab.gradients import CREDIT_REWARDS, OUTCOME_REWARDS  # torch: imported only when a table is built
+
     df = with_labels(runs)
-    if df.empty or not any(c.startswith("grad/") for c in df.columns):
-        return _empty("gradients", "Gradient analyses")
-    head = ["Model", "Baseline", "Reward", "n"] + [label for _, label in GRADIENT_METRICS]
+    if df.empty or not any(c.startswith("grad/") for c in df.columns) or by not in df:
+        return _empty(name, "Gradient analyses")
+    head = [by.capitalize(), "Baseline", "Reward", "n"] + [label for _, label in GRADIENT_METRICS]
     rows, data = [], []
-    for model in sorted(df["model"].unique()):
-        g = df[df["model"] == model]
+    for model in sorted(df[by].dropna().unique()):
+        g = df[df[by] == model]
         for algo in ("grpo", "rloo"):
-            for reward in ("binary", "pass_rate"):
+            for reward in OUTCOME_REWARDS + CREDIT_REWARDS:
                 est = [stats.estimate(g, gradient_metric(reward, algo, k)) for k, _ in GRADIENT_METRICS]
                 if all(e.n == 0 for e in est):
                     continue
                 rows.append([model, algo.upper(), reward, str(max(e.n for e in est))] +
                             [e.fmt(1.0, 3) for e in est])
-                rec = {"model": model, "algo": algo, "reward": reward, "n": max(e.n for e in est)}
+                rec = {by: model, "algo": algo, "reward": reward, "n": max(e.n for e in est)}
                 for e, (k, _) in zip(est, GRADIENT_METRICS):
                     rec.update({f"{k}_mean": e.mean, f"{k}_lo": e.lo, f"{k}_hi": e.hi})
                 data.append(rec)
@@ -404,8 +408,11 @@ def gradients_table(runs: pd.DataFrame) -> Table:
              "gradient. Partial-pass pairwise cos and cancellation ratio ‖Σ g_i‖ / Σ ‖g_i‖: among the "
              "advantage-weighted gradients g_i of one group's partial-pass responses (0 < pass rate < 1), "
              "averaged over groups with 2+ of them (1 = aligned; near 0 = they cancel)."]
-    return Table("gradients", "Gradient analyses of the pass-rate study (GRPO-binary checkpoints)", head, rows,
-                 pd.DataFrame(data), notes)
+    if any(r["reward"] in CREDIT_REWARDS for r in data):
+        notes.append("credit_shaped: the shaped binary reward as the sequence score; credit_step: the binary "
+                     "advantage plus the PRM's per-token step credit (prmlab/prm/credit.py), its gradient "
+                     "Σ_i A_i ∇log π(y_i) / n + ∇ Σ_{i,t} c_{i,t} log π(y_{i,t}) / n. No conflict figures for them.")
+    return Table(name, title, head, rows, pd.DataFrame(data), notes)
 
 
 def calibration_table(runs: pd.DataFrame) -> Table:

@@ -13,6 +13,12 @@ and each critic-free baseline (GRPO, RLOO):
 (b) *Conflicting gradients.* Within each group, per-sample advantage-weighted gradients
     g_i = A_i ∇θ log π(y_i) of the *partial-pass* responses (0 < pass rate < 1): mean pairwise
     cosine, and the cancellation ratio ||Σ g_i|| / Σ ||g_i|| (1 = all aligned, → 0 = they cancel).
+With a trained PRM upstream (a ``prm.credit`` run; ``prmlab.prm.credit``), (a) also covers the two
+completability credits under each baseline: ``credit_shaped`` (the shaped binary reward, a sequence
+score like the others) and ``credit_step`` (the binary advantage plus the per-token step credit,
+g = [Σ_i A_i ∇log π(y_i) + ∇ Σ_{i,t} c_{i,t} log π(y_{i,t})] / n, one batch backward); (b) is not
+computed for them (``credit_step``'s per-token weights would need a second per-sample pass; the
+shaped reward's partial-pass set is the binary one's, all with A < 0).
 (c) *Calibration* needs the PRM labelling and is computed in ``analysis`` from the prm_collect
     records: pass rate against the completable share of a failing response's lines, with
     Spearman's ρ (``calibration`` below is the function; the stage reports it when PRM labels
@@ -35,12 +41,17 @@ import torch
 from prmlab.algos.core import group_advantages, rloo_advantages, sequence_logprobs
 from prmlab.layout import LABELS_FILE, PROBLEMS_FILE, checkpoint_dirs, policy_dir
 from prmlab.models import load_policy, load_tokenizer
+from prmlab.prm.credit import credit_coef, shaped_bonus, step_credit_tensor
 from prmlab.prm.data import read_labeled_jsonl
+from prmlab.prm.use import load_prm, prm_line_scores
 from prmlab.rl.batch import pad_batch
 from prmlab.sampling import SamplingParams, sample
 from prmlab.tasks import rl_problems
 
 log = logging.getLogger(__name__)
+
+OUTCOME_REWARDS = ("binary", "pass_rate")  # analysed on every checkpoint
+CREDIT_REWARDS = ("credit_step", "credit_shaped")  # analysed too when a trained PRM is upstream
 
 
 def _flat_grad(model, loss) -> torch.Tensor:
@@ -93,7 +104,9 @@ def _advantages(scores: torch.Tensor, group_ids: torch.Tensor, algo: str) -> tor
     return group_advantages(scores, group_ids, scale_by_std=True) if algo == "grpo" else rloo_advantages(scores, group_ids)
 
 
-def analyse_checkpoint(policy_dir, problems, cfg, runtime, seed: int, step_size: float) -> tuple[list[dict], list[dict]]:
+def analyse_checkpoint(policy_dir, problems, cfg, runtime, seed: int, step_size: float,
+                       prm=None) -> tuple[list[dict], list[dict]]:
+    """The records of one checkpoint; ``prm`` = (frozen PRM, its loss) adds the CREDIT_REWARDS."""
     g = cfg.gradients
     tokenizer = load_tokenizer(policy_dir)
     model = load_policy(policy_dir, runtime.device, torch.float32).eval()
@@ -115,15 +128,26 @@ def analyse_checkpoint(policy_dir, problems, cfg, runtime, seed: int, step_size:
     g_full = G[full].mean(0) if full.any() else torch.zeros(G.shape[1])
     records, groups = [], []
     base = {"n_samples": len(reps), "n_full_pass": int(full.sum()), "n_partial": int(partial.sum())}
-    for reward, algo in itertools.product(("binary", "pass_rate"), ("grpo", "rloo")):
-        scores = full.float() if reward == "binary" else rates.float()
-        adv = _advantages(scores, group_ids, algo)
-        g_r = (adv[:, None] * G).mean(0)
+    rewards = {"binary": full.float(), "pass_rate": rates.float()}
+    step_g = {}
+    if prm is not None:
+        line_scores = prm_line_scores(prm[0], ids, attn, P, rollouts, prm[1])
+        lines, passed, coef = [r.lines for r in rollouts], full.tolist(), credit_coef(cfg.get("prm", {}))
+        rewards["credit_shaped"] = full.float() + shaped_bonus(line_scores, lines, passed, coef, 0.0, 1.0)
+        credit = step_credit_tensor(line_scores, lines, [r.line_end_tokens for r in rollouts], passed, group_ids,
+                                    mask.shape[1], coef).to(mask.device)
+        lp, _ = sequence_logprobs(model, ids, attn, P)
+        step_g["credit_step"] = _flat_grad(model, (credit * lp * mask).sum() / len(reps)).cpu()
+        rewards["credit_step"] = full.float()  # its sequence part is the binary advantage
+    for reward, algo in itertools.product(rewards, ("grpo", "rloo")):
+        adv = _advantages(rewards[reward], group_ids, algo)
+        g_r = (adv[:, None] * G).mean(0) + step_g.get(reward, 0.0)
+        nonzero = (adv != 0) | ((credit.abs().sum(1) > 0).cpu() if reward in step_g else False)
         rec = dict(base, reward=reward, algo=algo, cos_to_full=cosine(g_r, g_full), grad_norm=float(g_r.norm()),
-                   nonzero_adv_frac=float((adv != 0).float().mean()))
+                   nonzero_adv_frac=float(nonzero.float().mean()))
         rec["delta_logp_full"] = _delta_full_logp(model, g_r, ids, attn, mask, P, full, step_size) if full.any() else float("nan")
         per_group = []
-        for k in range(len(chosen)):
+        for k in range(len(chosen) if reward in OUTCOME_REWARDS else 0):
             sel = (group_ids == k) & partial
             st = conflict_stats(adv[sel][:, None] * G[sel])
             if st["n"] >= 2:
@@ -160,9 +184,11 @@ def _delta_full_logp(model, direction, ids, attn, mask, P, full, step_size) -> f
 def gradients_stage(ctx) -> dict:
     cfg, rt = ctx.cfg, ctx.runtime
     problems = rl_problems(ctx.inputs["tasks"] / PROBLEMS_FILE)
+    prm = load_prm(ctx.inputs["prm_train"], rt.device, torch.float32) if "prm_train" in ctx.inputs else None
     all_recs, all_groups = [], []
     for c, d in enumerate(checkpoint_dirs(ctx.inputs["rl_baseline"])):
-        recs, groups = analyse_checkpoint(policy_dir(d), problems, cfg, rt, cfg.seed * 31 + c, cfg.gradients.step_size)
+        recs, groups = analyse_checkpoint(policy_dir(d), problems, cfg, rt, cfg.seed * 31 + c, cfg.gradients.step_size,
+                                          prm)
         for r in recs + groups:
             r["checkpoint"] = c
         all_recs += recs

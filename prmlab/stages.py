@@ -56,7 +56,7 @@ STAGES: dict[str, Stage] = {
                               "prm.dense_norm", "prm.value_scale"),
               _lazy("prmlab.rl.stages:rl_stage"), distributed=True, optional_reads=("prm.credit", "prm.credit_coef")),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
-              _lazy("prmlab.gradients:gradients_stage")),
+              _lazy("prmlab.gradients:gradients_stage"), optional_reads=("prm.credit_coef",)),
         Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),
     ]
 }
@@ -87,6 +87,7 @@ def build_plan(cfg) -> list[PlannedStage]:
         # (c) calibration needs the PRM labels of the baseline's samples
         if not uses_prm(cfg):
             plan.append(P("prm_collect", "tasks", "rl_baseline"))
-        plan.append(P("gradients", "tasks", "rl_baseline", "prm_collect"))
+        # with a trained PRM (a PRM run) the analyses add the completability credits (prmlab/gradients.py)
+        plan.append(P("gradients", "tasks", "rl_baseline", "prm_collect", *(["prm_train"] if uses_prm(cfg) else [])))
     plan.append(P("eval", "tasks", policy=policy))
     return plan

@@ -27,12 +27,13 @@ EXPECTED = {
     "recipe_ablations": (6 * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0,
                                  **LONG}),
     "credit": (9 * 4, {"sft.seed": 0, **LONG}),  # the arms of conf/arm/ x seed
+    "credit_gradients": (2 * 4, {"sft.seed": 0, "gradients.enabled": True, **LONG}),
     "passrate_gradients": (2 * 3, {"algo.name": "grpo", "reward.name": "binary", "gradients.enabled": True,
                                    "sft.seed": 0}),
 }
 # the noise study's 8 seeds; the PRM-paper experiments the 4 it chose (docs/RESULTS.md); the others 3
 PRM_PAPER = ("table1", "table2", "fig3_length", "fig4_data", "reward_weighting", "recipe_ablations")
-SEEDS = {"noise": "0,1,2,3,4,5,6,7", **{n: "0,1,2,3" for n in PRM_PAPER + ("credit",)}}
+SEEDS = {"noise": "0,1,2,3,4,5,6,7", **{n: "0,1,2,3" for n in PRM_PAPER + ("credit", "credit_gradients")}}
 
 
 def test_experiments_are_the_experiment_files_that_declare_a_sweep():

@@ -120,3 +120,29 @@ def test_figures_draw_every_condition(tmp_path):
     assert figures.gradient_conflict(artifacts.load_gradient_groups(coll), runs).axes
     empty = figures.gradient_direction(artifacts.load_gradients(Collection(runs=runs.iloc[:0])), runs)
     assert "no gradients records" in empty.axes[0].texts[0].get_text()
+
+
+def test_credit_gradients_report_rows_by_arm_and_claims(tmp_path):
+    """experiment=credit_gradients: rows per arm with the credit rewards after the outcome ones, and
+    the credit − binary claims paired by seed (credit_step 0.1 above binary at every seed)."""
+    rows = []
+    for arm in ("grpo_step", "rloo_step"):
+        for seed in (0, 1, 2):
+            row = {"run_id": f"{arm}{seed}", "seed": seed, "experiment": "credit_gradients", "arm": arm,
+                   "cfg.algo.name": arm.split("_")[0], "cfg.reward.name": "binary", "cfg.model.name": "tiny",
+                   "cfg.model.arch": "gpt2", "cfg.prm.dense": False, "cfg.prm.value_init": False}
+            for reward in ("binary", "pass_rate", "credit_step", "credit_shaped"):
+                for algo in ("grpo", "rloo"):
+                    cos = 0.3 + 0.01 * seed + {"credit_step": 0.1, "credit_shaped": 0.0}.get(reward, 0.0)
+                    row[tables.gradient_metric(reward, algo, "cos_to_full")] = cos
+            rows.append(row)
+    coll = Collection(runs=pd.DataFrame(rows))
+    rep = report.build(coll, "credit_gradients")
+    t = rep.tables[0]
+    assert [r[:3] for r in t.rows][:4] == [["grpo_step", "GRPO", "binary"], ["grpo_step", "GRPO", "pass_rate"],
+                                           ["grpo_step", "GRPO", "credit_step"], ["grpo_step", "GRPO", "credit_shaped"]]
+    assert dict(zip(t.columns, t.rows[2]))["cos to full-pass gradient"].startswith("0.410 [")
+    step = [c for c in rep.claims if "credit_step" in c.paper and c.paper.startswith("GRPO")][0]
+    assert step.verdict == "reproduced (resolved)" and "+0.100" in step.here
+    shaped = [c for c in rep.claims if "credit_shaped" in c.paper and c.paper.startswith("RLOO")][0]
+    assert "+0.000" in shaped.here

@@ -188,3 +188,27 @@ def test_credit_configs_validate_and_plan_the_prm_chain(compose, algo, arm):
     cfg = compose([f"algo={algo}", f"prm={arm}"])
     validate(cfg)
     assert [p.stage.name for p in build_plan(cfg)][-3:] == ["prm_train", "rl", "eval"]
+
+
+def test_credit_report_rows_and_verdicts():
+    """analysis: experiment=credit's table has one row per arm in the sweep's order, and its claims pair
+    each credit arm with its algorithm's binary arm by seed (grpo_step +2 points at every seed: resolved)."""
+    import pandas as pd
+
+    from analysis import report
+    from analysis.collect import Collection
+
+    rows = []
+    for arm, gain in (("grpo_binary", 0.0), ("grpo_step", 0.02), ("ppo_prm", 0.01)):
+        for seed in range(4):
+            rows.append({"run_id": f"{arm}{seed}", "seed": seed, "experiment": "credit", "arm": arm,
+                         "cfg.algo.name": arm.split("_")[0], "cfg.reward.name": "binary", "cfg.model.name": "tiny",
+                         "cfg.model.arch": "gpt2", "cfg.prm.dense": arm == "ppo_prm", "cfg.prm.value_init": arm == "ppo_prm",
+                         "cfg.eval.length_edges": [40, 80, 120], "eval/pass@1": 0.15 + 0.003 * seed + gain,
+                         "eval/pass@1/len_0-40": 0.3, "stage.eval.key": f"{arm}{seed}"})
+    rep = report.build(Collection(runs=pd.DataFrame(rows)), "credit")
+    assert [r[0] for r in rep.tables[0].rows] == ["grpo_binary", "grpo_step", "ppo_prm"]
+    claim = [c for c in rep.claims if c.paper.startswith("GRPO + completability step credit beats")][0]
+    assert claim.verdict == "reproduced (resolved)" and "+2.0" in claim.here
+    vs_ppo = [c for c in rep.claims if c.paper.startswith("GRPO + completability step credit vs PRM-PPO")][0]
+    assert "+1.0" in vs_ppo.here

@@ -101,6 +101,20 @@ def test_completability_credit_runs_the_prm_chain(tmp_path, algo, arm):
         assert all(0.0 <= m["reward/dense_mean"] <= 0.5 for m in rl)
 
 
+def test_gradient_analyses_cover_the_completability_credits(tmp_path):
+    """gradients.enabled with a PRM run (prm.credit): the analyses add credit_step and credit_shaped."""
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "algo=grpo", "prm=step_credit", "gradients.enabled=true",
+                   "gradients.prompts=2", "gradients.group_size=2", "eval.n_samples=1", "eval.ks=[1]")
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    entry = Path(summary["stages"]["gradients"]["path"])
+    recs = [json.loads(l) for l in (entry / "gradients.jsonl").read_text().splitlines()]
+    assert {(x["reward"], x["algo"]) for x in recs} == {(w, a) for w in ("binary", "pass_rate", "credit_step",
+                                                                         "credit_shaped") for a in ("grpo", "rloo")}
+    assert all(-1.0 <= x["cos_to_full"] <= 1.0 or x["cos_to_full"] != x["cos_to_full"] for x in recs)
+    assert "grad/credit_step_grpo/cos_to_full" in summary
+
+
 def test_wandb_offline_logs_the_same_metrics(tmp_path):
     r = run_prmlab(tmp_path, "experiment=smoke", "logger=wandb", "eval.n_samples=1", "eval.ks=[1]")
     assert r.returncode == 0, r.stderr[-3000:]
