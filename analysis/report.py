@@ -565,6 +565,25 @@ def stage_compute(runs: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values("seconds", ascending=False).reset_index(drop=True)
 
 
+def thread_counts(runs: pd.DataFrame) -> str:
+    """One line: the torch thread counts that computed each stage's entries (``stage.S.threads``).
+    Results are bitwise reproducible only at the same counts (prmlab/runtime.py); '' when the
+    records predate the field."""
+    cells = []
+    for c in runs.columns:
+        if c.startswith("stage.") and c.endswith(".threads"):
+            vals = sorted({int(v) for v in runs[c].dropna()})
+            if vals:
+                cells.append(f"{c[len('stage.'):-len('.threads')]} {'/'.join(map(str, vals))}")
+    if not cells:
+        return ""
+    mixed = any("/" in x for x in cells)
+    return ("Torch threads that computed the stage entries: " + ", ".join(cells)
+            + (" (**mixed**: entries of one stage computed at different thread counts are different draws of"
+               " the same config; a rerun reproduces each only at its own count)" if mixed else
+               " (a rerun reproduces these results bitwise only at the same counts)"))
+
+
 def machine() -> str:
     try:
         import torch
@@ -603,6 +622,9 @@ def write(report: Report, coll: Collection, out_dir: str | Path, *, commands: Se
     if coll.incomplete:
         lines += ["", f"**{len(coll.incomplete)} incomplete run(s), not in the tables:**", ""]
         lines += [f"- {i}" for i in coll.incomplete]
+    threads = thread_counts(runs)
+    if threads:
+        lines.append(f"- {threads}")
     comp = stage_compute(runs)
     if not comp.empty and comp["seconds"].sum() > 0:
         lines += ["", "Compute by stage (computed entries only; reused ones cost nothing): "

@@ -78,6 +78,7 @@ class StageResult:
     status: str  # computed | reused
     seconds: float
     summary: dict = field(default_factory=dict)
+    computed_with: dict = field(default_factory=dict)  # the entry's numerics (Runtime.numerics), {} if unknown
 
 
 def select_fields(cfg: DictConfig, reads: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
@@ -200,8 +201,10 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
                 return summary
 
             meta = {"stage": st.name, "version": st.version, "key": p.key, "fields": fields,
-                    "inputs": {a: str(v) for a, v in inputs.items()}}
+                    "inputs": {a: str(v) for a, v in inputs.items()},
+                    "computed_with": runtime.numerics() if runtime is not None else {}}
             path, status, summary = cache.get_or_compute(st.name, p.key, compute, meta)
+            computed_with = _read_manifest(path).get("computed_with") or {}  # a reused entry's own
             if D.world() > 1:
                 D.broadcast(("done", path, status, summary))
         else:
@@ -213,11 +216,12 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
                     call(Path(tmp), NullTracker())
                 msg = D.broadcast(None)
             _, path, status, summary = msg
+            computed_with = {}
         dt = time.time() - t0
         if status == "reused":
             log.info("stage %s: reused cache entry %s", st.name, path)
         else:
             log.info("stage %s: computed in %.1fs -> %s", st.name, dt, path)
         paths[st.name] = path
-        results.append(StageResult(st.name, p.key, path, status, dt, summary))
+        results.append(StageResult(st.name, p.key, path, status, dt, summary, computed_with))
     return results

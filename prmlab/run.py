@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -87,7 +88,7 @@ def run(cfg: DictConfig) -> dict:
         summary = {"overrides": overrides, "experiment": cfg.experiment, "seed": cfg.seed,
                    "wall_time_s": time.time() - t0,
                    "stages": {r.name: {"status": r.status, "key": r.key, "seconds": round(r.seconds, 2),
-                                       "path": str(r.path)} for r in results}}
+                                       "path": str(r.path), "computed_with": r.computed_with} for r in results}}
         for r in results:
             summary.update(r.summary)
         if runtime._sandbox is not None:
@@ -104,12 +105,24 @@ def run(cfg: DictConfig) -> dict:
         D.destroy()
 
 
+def numerics_note(computed_with: Optional[dict]) -> str:
+    """``  (1 thread, cpu float32)``: what computed a stage's entry; results are bitwise
+    reproducible only with the same (runtime.py's docstring)."""
+    if not computed_with:
+        return ""
+    n = computed_with.get("torch_threads")
+    ranks = computed_with.get("world_size") or 1
+    return (f"  ({n} thread{'s' if n != 1 else ''}" + (f" x {ranks} ranks" if ranks > 1 else "")
+            + f", {computed_with.get('device')} {computed_with.get('dtype')})")
+
+
 def print_summary(summary: dict, run_dir: Path) -> None:
     """One screen: stages (computed/reused, time), each RL stage's step-time breakdown, held-out
     pass@k by slice, where records went."""
     lines = ["", "=" * 78, f"prmlab run ({summary['wall_time_s']:.1f}s): {' '.join(summary['overrides']) or 'defaults'}"]
     for name, st in summary["stages"].items():
-        lines.append(f"  {name:<12} {st['status']:<9} {st['seconds']:>8.1f}s  key {st['key']}")
+        lines.append(f"  {name:<12} {st['status']:<9} {st['seconds']:>8.1f}s  key {st['key']}"
+                     + numerics_note(st.get("computed_with")))
     for name, st in summary["stages"].items():  # RL stages: where a step's time went (rl/clock.py)
         line = breakdown_line(summary, name)
         if line is not None:

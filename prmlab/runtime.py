@@ -2,7 +2,13 @@
 device and dtype, the sandbox pool (started once, shared by every stage of the run), progress
 bars, CPU threads, the decode loop (``sampler``: the fast path and the HF reference give the
 same samples for the same seeds) and ``overlap`` (sampled responses execute in the sandbox while
-the rest of their batch decodes: same verdicts)."""
+the rest of their batch decodes: same verdicts).
+
+Not in any cache key, but not without effect either: a run is bitwise reproducible for a given
+config, seed *and* torch thread count (and device, dtype, world size); another thread count rounds
+reductions differently, and over many steps that is a fresh draw. So every cache entry records what
+computed it (``numerics()``, the manifest's ``computed_with``), the run summary prints it and the
+report flags a sweep whose entries disagree."""
 from __future__ import annotations
 
 import contextlib
@@ -33,6 +39,14 @@ class Runtime:
         self._sandbox = None
         log.info("device %s, dtype %s%s, torch threads %d", self.device, self.dtype,
                  f" + {self.amp_dtype} autocast" if self.amp_dtype else "", torch.get_num_threads())
+
+    def numerics(self) -> dict:
+        """What decides a computation's float rounding besides its config (module docstring)."""
+        from prmlab import distributed as D
+
+        return {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
+                "amp_dtype": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else None,
+                "torch_threads": torch.get_num_threads(), "world_size": D.world(), "torch": torch.__version__}
 
     def autocast(self):
         """Mixed precision for a whole stage (forward passes of sampling and training; the losses

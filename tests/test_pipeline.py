@@ -107,6 +107,37 @@ def test_failure_leaves_no_entry_and_rerun_computes(tmp_path):
     assert res[0].status == "reused" and len(calls) == 2
 
 
+def test_entries_record_what_computed_them_and_reuse_reports_it(tmp_path):
+    """The manifest keeps the computing run's numerics (thread count, device, dtype); a run that
+    reuses the entry reports those, not its own: results are reproducible only at the same."""
+    import torch
+
+    from prmlab.run import numerics_note
+
+    class Rt:
+        def __init__(self, n):
+            self.n = n
+
+        def numerics(self):
+            return {"device": "cpu", "dtype": "float32", "torch_threads": self.n, "world_size": 1,
+                    "torch": torch.__version__}
+
+        def autocast(self):
+            import contextlib
+            return contextlib.nullcontext()
+
+    plan = [PlannedStage(Stage("s", 1, ("a",), lambda ctx: {"ok": 1}), {})]
+    cfg = OmegaConf.create({"a": 1})
+    first = run_plan(cfg, plan, StageCache(tmp_path), Rt(1), _T())[0]
+    again = run_plan(cfg, plan, StageCache(tmp_path), Rt(2), _T())[0]
+    assert first.status == "computed" and again.status == "reused"
+    assert first.computed_with["torch_threads"] == again.computed_with["torch_threads"] == 1
+    assert numerics_note(again.computed_with) == "  (1 thread, cpu float32)"
+    assert numerics_note({}) == "" and "2 threads x 2 ranks" in numerics_note(
+        {"torch_threads": 2, "world_size": 2, "device": "cpu", "dtype": "float32"})
+    assert run_plan(cfg, plan, StageCache(tmp_path / "none"), None, _T())[0].computed_with == {}
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     from omegaconf import OmegaConf

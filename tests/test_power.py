@@ -73,6 +73,19 @@ def test_noise_report_tables_and_figure(tmp_path):
     assert [f.stem for f in rep.figures] == ["mde_vs_seeds", "curves"]
     index = report.write(rep, Collection(runs), tmp_path / "noise").read_text()
     assert "Minimum detectable difference" in index and (tmp_path / "noise/figures/mde_vs_seeds.png").is_file()
+    assert "Torch threads" not in index  # records without the field: no line
+
+
+def test_report_names_the_thread_counts_and_flags_a_mixed_sweep():
+    from analysis import report
+
+    runs = _ppo_runs([(s, 0.2, None) for s in range(3)])
+    runs["stage.sft.threads"] = 2
+    runs["stage.rl_baseline.threads"] = [1, 1, 1]
+    line = report.thread_counts(runs)
+    assert line.startswith("Torch threads that computed the stage entries: sft 2, rl_baseline 1") and "mixed" not in line
+    runs["stage.rl_baseline.threads"] = [1, 2, None]
+    assert "rl_baseline 1/2 (**mixed**" in report.thread_counts(runs)
 
 
 def test_recipe_ablation_report_compares_each_departure_with_the_recipe():

@@ -28,6 +28,10 @@ def test_smoke_run_writes_the_four_records(tmp_path):
     assert [s for s in summary["stages"]] == ["tasks", "sft", "rl_baseline", "prm_collect", "prm_select", "prm_train",
                                               "rl", "eval"]
     assert all(s["status"] == "computed" for s in summary["stages"].values())
+    # each entry records what computed it (results are reproducible only at the same thread count)
+    smoke_threads = summary["stages"]["sft"]["computed_with"]["torch_threads"]
+    assert all(s["computed_with"]["torch_threads"] == smoke_threads for s in summary["stages"].values())
+    assert f"({smoke_threads} thread" in r.stdout
     assert 0.0 <= summary["eval/pass@1"] <= 1.0
     samples = [json.loads(l) for l in (run / "samples.jsonl").read_text().splitlines()]
     assert len(samples) == summary["tasks/n_test"] * 2
@@ -42,9 +46,11 @@ def test_smoke_run_writes_the_four_records(tmp_path):
     assert {"problem_id", "difficulty", "category", "response", "n_tokens", "all_passed", "pass_rate", "error",
             "outcomes"} <= set(samples[0])
     # the rerun reuses every stage
-    r2 = run_prmlab(tmp_path, "experiment=smoke", "logger=none")
+    r2 = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "threads=1")
     assert r2.returncode == 0
-    assert all(s["status"] == "reused" for s in json.loads((run / "summary.json").read_text())["stages"].values())
+    again = json.loads((run / "summary.json").read_text())["stages"]
+    assert all(s["status"] == "reused" for s in again.values())
+    assert all(s["computed_with"]["torch_threads"] == smoke_threads for s in again.values())  # the entries', not this run's
 
 
 def test_multirun_shares_upstream_stages(tmp_path):
