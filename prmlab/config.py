@@ -105,6 +105,10 @@ class AlgoConfig:
     # positions (rows x columns), gradients accumulated: the same minibatches and losses, far less padding
     # (prmlab.algos.core.length_chunks). 0 = whole minibatches as padded. Changes float rounding only.
     micro_tokens: int = nonneg(4096)
+    # run each distinct prompt's columns once per forward and the group's responses on its cached keys/values
+    # (prmlab.algos.core.response_outputs): the same function and gradients, about half the positions on the
+    # long testbed. Changes float rounding only. Off under torchrun (DDP expects one forward per backward).
+    share_prompts: bool = True
 
 
 @dataclass

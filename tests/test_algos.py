@@ -175,9 +175,11 @@ class TinyValueModel(torch.nn.Module):
         return self.head(h).squeeze(-1)
 
 
-def random_batch(policy, ref, value_model=None, *, n_groups=2, group_size=4, P=5, T=6, seed=0) -> RolloutBatch:
+def random_batch(policy, ref, value_model=None, *, n_groups=2, group_size=4, P=5, T=6, seed=0,
+                 grouped=False) -> RolloutBatch:
     """Left-padded prompts + right-padded responses of random lengths; behaviour log-probs from
-    ``policy`` itself (so the first ratio is exactly 1), reference log-probs from ``ref``."""
+    ``policy`` itself (so the first ratio is exactly 1), reference log-probs from ``ref``.
+    ``grouped``: the rows of a group share their prompt, as sampled groups do."""
     g = torch.Generator().manual_seed(seed)
     B = n_groups * group_size
     input_ids = torch.randint(1, VOCAB, (B, P + T), generator=g)
@@ -186,6 +188,10 @@ def random_batch(policy, ref, value_model=None, *, n_groups=2, group_size=4, P=5
     for i in range(B):
         p_len = int(torch.randint(2, P + 1, (1,), generator=g))
         r_len = int(torch.randint(1, T + 1, (1,), generator=g))
+        if grouped and i % group_size:
+            first = i - i % group_size
+            input_ids[i, :P] = input_ids[first, :P]
+            p_len = int(attention_mask[first, :P].sum())
         attention_mask[i, : P - p_len] = 0
         attention_mask[i, P + r_len:] = 0
         response_mask[i, :r_len] = 1
@@ -406,6 +412,112 @@ def test_chunked_forward_matches_one_padded_pass():
     m = batch.response_mask
     for a, b in zip(whole, parts):
         assert torch.allclose(a * m, b * m, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- shared prompts (algo.share_prompts)
+def scalar_head_model(seed: int):
+    from prmlab.models import ScalarHeadModel
+
+    torch.manual_seed(seed)
+    model = ScalarHeadModel(transformers.GPT2Model(gpt2_config()))
+    torch.nn.init.normal_(model.head.weight)  # not the zero init: the test must see the backbone
+    return model
+
+
+def test_prompt_groups_by_hand():
+    ids = torch.tensor([[0, 5, 6, 1], [0, 5, 6, 2], [5, 5, 6, 3], [0, 5, 7, 4], [9, 5, 6, 5]])
+    am = torch.tensor([[0, 1, 1, 1], [0, 1, 1, 1], [1, 1, 1, 1], [0, 1, 1, 1], [0, 1, 1, 1]])
+    first, inverse = core.prompt_groups(ids, am, 3)
+    # rows 0, 1 and 4 share the prompt [5, 6] (row 4's pad token differs, and padding is ignored);
+    # row 2 is [5, 5, 6], row 3 [5, 7]
+    assert inverse[0] == inverse[1] == inverse[4] and len({int(x) for x in inverse}) == 3
+    assert sorted(first.tolist()) == [0, 2, 3]
+    assert torch.equal(inverse[first], torch.arange(3))
+
+
+def test_shared_prompts_give_the_same_outputs_and_gradients():
+    """The prompt columns run once per distinct prompt, the responses on its cached keys and values:
+    the same log-probs, entropies, values and gradients as one pass over every row."""
+    policy, value_model = tiny_policy(0).eval(), scalar_head_model(2).eval()
+    batch = random_batch(policy, policy, n_groups=3, group_size=4, P=9, T=8, seed=6, grouped=True)
+    ids, am, P, m = batch.input_ids, batch.attention_mask, batch.prompt_len, batch.response_mask
+    assert len(core.prompt_groups(ids, am, P)[0]) == 3  # the batch really shares its prompts
+    outs = []
+    for share in (False, True):
+        policy.zero_grad(set_to_none=True)
+        value_model.zero_grad(set_to_none=True)
+        lp, ent = core.sequence_logprobs(policy, ids, am, P, share_prompts=share)
+        v = core.response_values(value_model, ids, am, P, share)
+        ((lp * m).sum() + (v * m).sum()).backward()
+        grads = [p.grad.clone() for p in [*policy.parameters(), *value_model.parameters()]]
+        outs.append((lp * m, ent * m, v * m, grads))
+    (lp0, e0, v0, g0), (lp1, e1, v1, g1) = outs
+    assert torch.allclose(lp0, lp1, atol=1e-5) and torch.allclose(e0, e1, atol=1e-5)
+    assert torch.allclose(v0, v1, atol=1e-5)
+    for a, b in zip(g0, g1):  # float rounding only: relative to each gradient's norm
+        assert (a - b).norm() <= 1e-5 * a.norm() + 1e-7
+
+
+def test_shared_prompts_fall_back_where_the_model_cannot_take_a_cache():
+    """A value model whose forward takes no cache, and a DDP-wrapped one, run the rows whole."""
+    value_model = TinyValueModel(2).eval()
+    batch = random_batch(tiny_policy(0), tiny_policy(0), n_groups=2, group_size=3, P=7, T=5, seed=1, grouped=True)
+    ids, am, P = batch.input_ids, batch.attention_mask, batch.prompt_len
+    assert not core.can_share_prompts(value_model)
+    with torch.no_grad():
+        assert torch.equal(core.response_values(value_model, ids, am, P, True),
+                           core.response_values(value_model, ids, am, P, False))
+
+    class Wrapped(torch.nn.Module):  # what DDP looks like to core: a module with no_sync
+        def no_sync(self):
+            pass
+    assert not core.can_share_prompts(Wrapped()) and core.can_share_prompts(tiny_policy(0))
+
+
+def test_length_chunks_keep_a_prompts_rows_together():
+    policy = tiny_policy(0).eval()
+    batch = random_batch(policy, policy, n_groups=4, group_size=4, P=9, T=8, seed=7, grouped=True)
+    am, rm, P = batch.attention_mask, batch.response_mask, batch.prompt_len
+    _, prompt_of = core.prompt_groups(batch.input_ids, am, P)
+    for budget in (1, 30, 60, 10_000):
+        chunks = core.length_chunks(am, rm, P, budget, prompt_of)
+        assert torch.equal(torch.cat(chunks).sort().values, torch.arange(am.shape[0]))  # a partition
+        for c in chunks:
+            cost = len(set(prompt_of[c].tolist())) * int(am[c, :P].sum(1).max()) + len(c) * int(rm[c].sum(1).max())
+            assert len(c) == 1 or cost <= budget
+        if budget == 10_000:
+            assert len(chunks) == 1
+    # a budget that holds one group's rows never splits a group across pieces
+    g0 = (prompt_of == prompt_of[0]).nonzero().flatten()
+    budget = int(am[g0, :P].sum(1).max()) + len(g0) * int(rm[g0].sum(1).max())
+    chunks = core.length_chunks(am, rm, P, budget, prompt_of)
+    assert sum(1 for c in chunks if set(c.tolist()) & set(g0.tolist())) == 1
+
+
+@pytest.mark.parametrize("name", ["ppo", "grpo"])
+@pytest.mark.parametrize("micro", [0, 30])
+def test_update_with_shared_prompts_equals_unshared_update(name, micro):
+    """algo.share_prompts changes how a forward runs, never the update (float rounding)."""
+    results = []
+    for share in (False, True):
+        policy, ref = tiny_policy(0), tiny_policy(1)
+        value_model = scalar_head_model(2) if name == "ppo" else None
+        batch = random_batch(policy, ref, value_model, n_groups=4, P=9, T=8, seed=8, grouped=True)
+        cfg = algo_cfg(name=name, micro_tokens=micro, minibatch_size=8, share_prompts=share,
+                       kl_estimator="k1" if name == "ppo" else "k3")
+        algo = get_algo(name)
+        adv, ret = algo.compute_advantages(batch, cfg)
+        torch.manual_seed(7)
+        extra = {}
+        if value_model is not None:
+            extra = dict(value_model=value_model, value_optimizer=torch.optim.AdamW(value_model.parameters(), lr=1e-3))
+        stats = algo.update(policy, torch.optim.AdamW(policy.parameters(), lr=1e-3), batch, adv, ret, cfg, **extra)
+        vec = params_vector(policy) if value_model is None else torch.cat([params_vector(policy), params_vector(value_model)])
+        results.append((vec, stats))
+    (p0, s0), (p1, s1) = results
+    assert torch.allclose(p0, p1, atol=1e-5)
+    for k in s0:
+        assert s1[k] == pytest.approx(s0[k], rel=1e-4, abs=1e-6), k
 
 
 @pytest.mark.parametrize("name", ["ppo", "grpo"])

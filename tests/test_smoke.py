@@ -171,6 +171,20 @@ def test_micro_batches_leave_samples_and_verdicts_unchanged(tmp_path):
     assert any("reward/mean" in m for m in metrics)  # the RL steps were compared too
 
 
+def test_shared_prompts_leave_samples_and_verdicts_unchanged(tmp_path):
+    """algo.share_prompts (each group's prompt run once per forward, its responses on the cached
+    keys and values): the same samples and verdicts as running every row whole; losses may move in
+    the last digits only."""
+    from scripts.same_results import differences
+
+    runs = []
+    for share in ("false", "true"):
+        r = run_prmlab(tmp_path / share, "experiment=smoke", "logger=none", f"algo.share_prompts={share}")
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs.append(tmp_path / share / "run")
+    assert differences(*runs, rtol=1e-3) == []
+
+
 def test_overlap_leaves_samples_and_verdicts_unchanged(tmp_path):
     """Executing each response while the rest decode (``overlap=true``) changes when the
     sandbox runs, never what it returns: every sample, verdict and metric equals the run that

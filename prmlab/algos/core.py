@@ -17,6 +17,14 @@ Conventions (all three algorithms)
   output *at* that token's column (so ValueInit reuses the PRM's meaning of every position).
 * Position ids are rebuilt from the attention mask (``cumsum - 1``, as ``model.generate`` does),
   so left padding does not shift positions between sampling and training.
+* Shared prompts (``algo.share_prompts``). The G responses of a group share one prompt, and a
+  causal model's outputs over the prompt do not depend on what follows it. So a forward over a
+  set of rows can run the prompt columns once per distinct prompt (keeping their keys/values in a
+  HF ``DynamicCache``), index that cache out to the rows, and run only the response columns of
+  each row on top (``response_outputs``). The same function of the same tokens, gradients
+  included (the cache's indexing is differentiable, so each prompt receives the sum of its rows'
+  gradients); only float rounding changes. On the long testbed prompts are about 60% of the
+  trained positions.
 
 KL estimators (Schulman, "Approximating KL Divergence", 2020), with ``log r = log pi_ref - log pi``
 and samples drawn from pi:
@@ -241,20 +249,83 @@ def _takes_logits_to_keep(model) -> bool:
     return _logits_to_keep_supported(type(getattr(model, "module", model)))  # DDP passes kwargs through
 
 
+@functools.lru_cache(maxsize=None)
+def _cache_arg(cls: type) -> Optional[str]:
+    params = inspect.signature(cls.forward).parameters
+    return next((name for name in ("cache", "past_key_values") if name in params), None)
+
+
+def cache_arg(model) -> Optional[str]:
+    """The keyword by which ``model``'s forward takes a HF cache of earlier columns' keys and values
+    (``cache`` in transformers >= 5.2x, ``past_key_values`` before), or None."""
+    return _cache_arg(type(model))
+
+
+def can_share_prompts(model) -> bool:
+    """Whether ``response_outputs`` can run ``model`` with shared prompts: a plain (not DDP-wrapped:
+    DDP expects one forward per backward) module whose forward takes a cache (``cache_arg``)."""
+    return not hasattr(model, "no_sync") and cache_arg(model) is not None
+
+
+def prompt_groups(input_ids: Tensor, attention_mask: Tensor, prompt_len: int) -> tuple[Tensor, Tensor]:
+    """Rows with the same prompt (its real tokens and its left padding): ``(first [U], inverse [B])``,
+    one row per distinct prompt and, for every row, the index of its prompt in ``first``."""
+    key = torch.where(attention_mask[:, :prompt_len].bool(), input_ids[:, :prompt_len], -1)
+    _, inverse = torch.unique(key, dim=0, return_inverse=True)
+    B = key.shape[0]
+    first = torch.full((int(inverse.max()) + 1 if B else 0,), B, dtype=torch.long, device=key.device)
+    first = first.scatter_reduce(0, inverse, torch.arange(B, device=key.device), "amin")
+    return first, inverse
+
+
+def response_outputs(run, input_ids: Tensor, attention_mask: Tensor, prompt_len: int,
+                     share_prompts: bool = False) -> Tensor:
+    """A causal model's outputs at columns ``P-1 .. L-2`` (the states in which response tokens
+    ``0 .. T-1`` are chosen): ``[B, T, ...]``.
+
+    ``run(ids, attn, position_ids, cache, keep) -> [b, keep, ...]`` runs the model on ``ids`` (with
+    ``cache`` holding the keys/values of earlier columns, or None) and returns its outputs at the
+    last ``keep`` columns. With ``share_prompts`` and rows that share prompts, the prompt columns
+    run once per distinct prompt and the response columns on top of their cache (module doc,
+    "Shared prompts"); otherwise one pass over the whole rows.
+    """
+    P, T = prompt_len, input_ids.shape[1] - prompt_len
+    pos = position_ids_from_mask(attention_mask)
+    if share_prompts and P > 1:
+        first, inverse = prompt_groups(input_ids, attention_mask, P)
+        if len(first) < len(inverse):
+            from transformers import DynamicCache  # transformers is imported by every caller already
+
+            cache = DynamicCache()
+            # columns 0..P-2 once per prompt, for their keys and values only (the outputs are unused)
+            run(input_ids[first, :P - 1], attention_mask[first, :P - 1], pos[first, :P - 1], cache, 1)
+            cache.batch_select_indices(inverse)  # [U, ...] -> [B, ...] per layer, differentiable
+            # columns P-1..L-1 of every row in one call: every output comes from the same kind of call
+            # as without sharing (a policy and its frozen reference then agree bit for bit, KL = 0)
+            return run(input_ids[:, P - 1:], attention_mask, pos[:, P - 1:], cache, T + 1)[:, :-1]
+    return run(input_ids, attention_mask, pos, None, T + 1)[:, :-1]
+
+
 def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int, *,
-                      temperature: float = 1.0, entropy_grad: bool = False) -> tuple[Tensor, Tensor]:
+                      temperature: float = 1.0, entropy_grad: bool = False,
+                      share_prompts: bool = False) -> tuple[Tensor, Tensor]:
     """Run a HF causal LM and gather the log-prob and entropy of each response token.
 
     Returns ``(logprobs [B,T], entropy [B,T])`` in float32, T = L - prompt_len. Logits are divided
     by ``temperature`` so the ratio pi/pi_old compares the same distribution that was sampled.
     The entropy is detached unless ``entropy_grad`` (it costs a [B,T,V] graph; only an entropy
-    bonus needs its gradient).
+    bonus needs its gradient). ``share_prompts``: run each distinct prompt once (``response_outputs``).
     """
-    keep = input_ids.shape[1] - prompt_len + 1  # columns P-1 .. L-1: the prompt's logits are never used
-    extra = {"logits_to_keep": keep} if _takes_logits_to_keep(model) else {}
-    out = model(input_ids=input_ids, attention_mask=attention_mask,
-                position_ids=position_ids_from_mask(attention_mask), **extra)
-    logits = out.logits[:, -keep:-1].float()  # column P+t-1 predicts response token t
+    keep_arg = _takes_logits_to_keep(model)  # the prompt's logits are never used: skip the head there
+
+    def run(ids, attn, pos, cache, keep):
+        extra = {"logits_to_keep": keep} if keep_arg else {}
+        if cache is not None:
+            extra.update({cache_arg(model): cache, "use_cache": True})
+        return model(input_ids=ids, attention_mask=attn, position_ids=pos, **extra).logits[:, -keep:]
+
+    share = share_prompts and can_share_prompts(model)
+    logits = response_outputs(run, input_ids, attention_mask, prompt_len, share).float()  # column P+t-1 predicts token t
     if temperature != 1.0:
         logits = logits / temperature
     logp_all = torch.log_softmax(logits, dim=-1)
@@ -265,14 +336,22 @@ def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, prompt_l
     return logprobs, entropy
 
 
-def response_values(value_model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int) -> Tensor:
+def response_values(value_model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int,
+                    share_prompts: bool = False) -> Tensor:
     """V(s_t) for every response token t: the value model's output at column ``P + t - 1``.
 
     ``value_model(input_ids, attention_mask) -> [B, L]``. The trainer fills ``RolloutBatch.values``
     with this (under ``torch.no_grad()``) so sampling-time and training-time values share one
-    alignment.
+    alignment. ``share_prompts`` (``response_outputs``) needs a value model whose forward also takes
+    ``position_ids`` and ``cache`` (``prmlab.models.ScalarHeadModel``); others run whole.
     """
-    return value_model(input_ids, attention_mask)[:, prompt_len - 1:-1].float()
+    if not (share_prompts and can_share_prompts(value_model)):
+        return value_model(input_ids, attention_mask)[:, prompt_len - 1:-1].float()
+
+    def run(ids, attn, pos, cache, keep):
+        return value_model(ids, attn, position_ids=pos, cache=cache)[:, -keep:]
+
+    return response_outputs(run, input_ids, attention_mask, prompt_len, True).float()
 
 
 # ----------------------------------------------------------------------------- minibatching
@@ -295,7 +374,8 @@ def share(x: Tensor, mask: Tensor, whole: Optional[Extent]) -> Tensor:
     return masked_mean(x, mask) if whole is None else masked_sum(x, mask) / whole.tokens.clamp(min=1e-8)
 
 
-def length_chunks(attention_mask: Tensor, response_mask: Tensor, prompt_len: int, max_tokens: int) -> list[Tensor]:
+def length_chunks(attention_mask: Tensor, response_mask: Tensor, prompt_len: int, max_tokens: int,
+                  prompt_of: Optional[Tensor] = None) -> list[Tensor]:
     """Row sets for running a padded batch in micro-batches that carry little padding.
 
     A row's prompt is left-padded to ``prompt_len`` and its response right-padded, so a set of
@@ -303,21 +383,29 @@ def length_chunks(attention_mask: Tensor, response_mask: Tensor, prompt_len: int
     are sorted by prompt length, then response length, and cut greedily so that rows x width stays
     within ``max_tokens`` (each set has at least one row). ``max_tokens=0``: one set, every row in
     order (the padded batch as it is). The sets are a partition of the rows.
+
+    ``prompt_of [B]`` (each row's prompt, ``prompt_groups``): the pieces will run with shared
+    prompts, so rows are sorted by prompt length, prompt, then response length (a group's rows
+    stay together) and a piece costs (distinct prompts x longest prompt + rows x longest
+    response) positions.
     """
     B = attention_mask.shape[0]
     if max_tokens <= 0 or B <= 1:
         return [torch.arange(B)]
-    plen = attention_mask[:, :prompt_len].sum(1).cpu()
-    rlen = response_mask.sum(1).long().cpu()
-    order = sorted(range(B), key=lambda i: (int(plen[i]), int(rlen[i])))
-    chunks, cur, p_max, r_max = [], [], 0, 0
+    plen = attention_mask[:, :prompt_len].sum(1).tolist()
+    rlen = response_mask.sum(1).long().tolist()
+    group = prompt_of.tolist() if prompt_of is not None else None
+    order = sorted(range(B), key=lambda i: (plen[i], group[i], rlen[i]) if group else (plen[i], rlen[i]))
+    chunks, cur, prompts, p_max, r_max = [], [], set(), 0, 0
     for i in order:
-        p, r = max(p_max, int(plen[i])), max(r_max, int(rlen[i]))
-        if cur and (len(cur) + 1) * (p + r) > max_tokens:
+        p, r = max(p_max, plen[i]), max(r_max, rlen[i])
+        seen = prompts | {group[i]} if group else prompts
+        cost = len(seen) * p + (len(cur) + 1) * r if group else (len(cur) + 1) * (p + r)
+        if cur and cost > max_tokens:
             chunks.append(torch.tensor(cur))
-            cur, p, r = [], int(plen[i]), int(rlen[i])
+            cur, seen, p, r = [], {group[i]} if group else set(), plen[i], rlen[i]
         cur.append(i)
-        p_max, r_max = p, r
+        prompts, p_max, r_max = seen, p, r
     chunks.append(torch.tensor(cur))
     return chunks
 
@@ -332,21 +420,23 @@ def trimmed_rows(tensors: dict[str, Tensor], rows: Tensor, prompt_len: int) -> t
     return {k: (v[:, seq] if k in ("input_ids", "attention_mask") else v[:, resp]) for k, v in part.items()}, p
 
 
-def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int
+def micro_batches(mb: dict[str, Tensor], prompt_len: int, max_tokens: int, share_prompts: bool = False
                   ) -> Iterator[tuple[dict[str, Tensor], int, bool]]:
     """A minibatch (``select_minibatch``'s dict) as length-sorted micro-batches, each trimmed to
     the columns its rows need, with its prompt columns and whether it is the last one. With
-    ``max_tokens=0`` it yields the minibatch itself."""
+    ``max_tokens=0`` it yields the minibatch itself. ``share_prompts``: pieces keep a prompt's
+    rows together (``length_chunks``'s ``prompt_of``)."""
     if max_tokens <= 0:
         yield mb, prompt_len, True
         return
-    chunks = length_chunks(mb["attention_mask"], mb["mask"], prompt_len, max_tokens)
+    groups = prompt_groups(mb["input_ids"], mb["attention_mask"], prompt_len)[1] if share_prompts else None
+    chunks = length_chunks(mb["attention_mask"], mb["mask"], prompt_len, max_tokens, groups)
     for k, rows in enumerate(chunks):
         yield (*trimmed_rows(mb, rows, prompt_len), k == len(chunks) - 1)
 
 
 def accumulate_gradients(loss_share, mb: dict[str, Tensor], prompt_len: int, max_tokens: int,
-                         *models) -> dict[str, float]:
+                         *models, share_prompts: bool = False) -> dict[str, float]:
     """Forward and backward over one minibatch in micro-batches (``micro_batches``), gradients
     accumulated. ``loss_share(part, prompt_len, whole) -> (loss, stats)`` gives a piece's share of
     the minibatch's loss and of each logged statistic (``whole``: the minibatch's ``Extent``, None
@@ -354,7 +444,7 @@ def accumulate_gradients(loss_share, mb: dict[str, Tensor], prompt_len: int, max
     (DDP-wrapped or not) all-reduce once, after the last piece. Returns the summed stats."""
     whole = Extent.of(mb["mask"]) if max_tokens > 0 else None
     sums: dict[str, float] = {}
-    for part, p_len, last in micro_batches(mb, prompt_len, max_tokens):
+    for part, p_len, last in micro_batches(mb, prompt_len, max_tokens, share_prompts):
         with gradient_sync(last, *models):
             loss, stats = loss_share(part, p_len, whole)
             loss.backward()
@@ -380,14 +470,16 @@ def gradient_sync(last: bool, *models):
 
 @torch.no_grad()
 def chunked_response_forward(fn, input_ids: Tensor, attention_mask: Tensor, response_mask: Tensor,
-                             prompt_len: int, max_tokens: int) -> tuple[Tensor, ...]:
+                             prompt_len: int, max_tokens: int, share_prompts: bool = False) -> tuple[Tensor, ...]:
     """Run ``fn(ids, attn, prompt_len) -> tuple of [b, t]`` (response-aligned outputs) over
     length-sorted micro-batches of a padded batch and reassemble each output as ``[B, T]``, zero
     past a row's micro-batch's width. Same values as one call on the whole batch up to float
     rounding (the kept columns are causal and positions come from the mask); much less padding
-    when prompt and response lengths vary."""
+    when prompt and response lengths vary. ``share_prompts``: the pieces keep each prompt's rows
+    together, for an ``fn`` that shares them (``response_outputs``)."""
     B, T = response_mask.shape
-    chunks = length_chunks(attention_mask, response_mask, prompt_len, max_tokens)
+    groups = prompt_groups(input_ids, attention_mask, prompt_len)[1] if share_prompts else None
+    chunks = length_chunks(attention_mask, response_mask, prompt_len, max_tokens, groups)
     if len(chunks) == 1:
         return tuple(fn(input_ids, attention_mask, prompt_len))
     outs: Optional[list[Tensor]] = None

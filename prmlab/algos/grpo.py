@@ -73,7 +73,7 @@ def update(policy, optimizer, batch, advantages: Tensor, returns, cfg, *,
                 optimizer.zero_grad(set_to_none=True)
                 # the minibatch's loss is the sum of its micro-batches' shares: accumulate their gradients
                 sums = accumulate_gradients(lambda part, p, whole: _loss_share(policy, part, p, whole, cfg),
-                                            mb, prompt_len, cfg.micro_tokens, policy)
+                                            mb, prompt_len, cfg.micro_tokens, policy, share_prompts=cfg.share_prompts)
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
                 optimizer.step()
                 stats.add(**sums, **{"losses/grad_norm": grad_norm})
@@ -88,7 +88,8 @@ def _loss_share(policy, mb: dict, prompt_len: int, whole: Optional[Extent], cfg)
     logged statistic (``whole=None``: the micro-batch is the whole minibatch)."""
     mask = mb["mask"]
     logprobs, entropy = sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], prompt_len,
-                                          temperature=cfg.temperature, entropy_grad=bool(cfg.entropy_coef))
+                                          temperature=cfg.temperature, entropy_grad=bool(cfg.entropy_coef),
+                                          share_prompts=cfg.share_prompts)
     pg_mat, clipped, ratio = clipped_policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], cfg.clip_eps)
     kl_mat = kl_penalty(logprobs, mb["ref_logprobs"], cfg.kl_estimator)
     loss_mat = pg_mat + cfg.kl_coef * kl_mat if cfg.kl_coef else pg_mat

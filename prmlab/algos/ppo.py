@@ -95,7 +95,8 @@ def update(policy, optimizer, batch, advantages: Tensor, returns: Tensor, cfg, *
                 value_optimizer.zero_grad(set_to_none=True)
                 # the minibatch's loss is the sum of its micro-batches' shares: accumulate their gradients
                 sums = accumulate_gradients(lambda part, p, whole: _loss_share(policy, value_model, part, p, whole, cfg),
-                                            mb, prompt_len, cfg.micro_tokens, policy, value_model)
+                                            mb, prompt_len, cfg.micro_tokens, policy, value_model,
+                                            share_prompts=cfg.share_prompts)
                 grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(), max_norm)
                 value_grad_norm = torch.nn.utils.clip_grad_norm_(value_model.parameters(), max_norm)
                 optimizer.step()
@@ -116,13 +117,14 @@ def _loss_share(policy, value_model, mb: dict, prompt_len: int, whole: Optional[
     mask = mb["mask"]
     # policy: clipped surrogate (+ optional entropy bonus)
     logprobs, entropy = sequence_logprobs(policy, mb["input_ids"], mb["attention_mask"], prompt_len,
-                                          temperature=cfg.temperature, entropy_grad=bool(cfg.entropy_coef))
+                                          temperature=cfg.temperature, entropy_grad=bool(cfg.entropy_coef),
+                                          share_prompts=cfg.share_prompts)
     pg_mat, clipped, ratio = clipped_policy_loss(logprobs, mb["old_logprobs"], mb["advantages"], cfg.clip_eps)
     pg_loss = aggregate_loss(pg_mat, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
     entropy_loss = aggregate_loss(entropy, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
 
     # critic: regression to the lambda-returns, pessimistically clipped around V_old
-    new_values = response_values(value_model, mb["input_ids"], mb["attention_mask"], prompt_len)
+    new_values = response_values(value_model, mb["input_ids"], mb["attention_mask"], prompt_len, cfg.share_prompts)
     vf_mat, v_clipped = clipped_value_loss(new_values, mb["values"], mb["returns"], cfg.value_clip)
     vf_loss = aggregate_loss(vf_mat, mask, cfg.loss_agg, cfg.max_new_tokens, whole)
 

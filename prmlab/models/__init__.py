@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import os
@@ -161,10 +162,21 @@ class ScalarHeadModel(nn.Module):
     def config(self):
         return self.backbone.config
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids).last_hidden_state
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: Optional[torch.Tensor] = None,
+                cache=None) -> torch.Tensor:
+        """Values at every column of ``input_ids``. ``cache``: a HF cache holding the keys and
+        values of earlier columns (``attention_mask`` then covers those columns too, and
+        ``position_ids`` only the new ones), as ``prmlab.algos.core.response_outputs`` runs it."""
+        if position_ids is None:
+            position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
+        extra = {} if cache is None else {self._cache_kw(): cache, "use_cache": True}
+        h = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                          **extra).last_hidden_state
         return self.head(h.to(self.head.weight.dtype)).squeeze(-1)  # [B, L]
+
+    def _cache_kw(self) -> str:
+        """The backbone's keyword for the cache: ``cache`` in transformers >= 5.2x, ``past_key_values`` before."""
+        return "cache" if "cache" in inspect.signature(self.backbone.forward).parameters else "past_key_values"
 
     @classmethod
     def from_causal_lm(cls, path: str | os.PathLike, device: torch.device, dtype=torch.float32) -> "ScalarHeadModel":

@@ -188,12 +188,16 @@ def select_for_update(acfg, s: RLState, sc: Scored) -> tuple[Scored, Optional[in
 @torch.no_grad()
 def build_batch(acfg, s: RLState, sc: Scored) -> RolloutBatch:
     """5. The update's batch: behaviour and reference log-probs [B, T], critic values [B, T] (PPO)."""
-    def per_token(fn):  # [B, T] over length-sorted micro-batches (algo.micro_tokens): less padding
-        return core.chunked_response_forward(fn, sc.ids, sc.attn, sc.mask, sc.P, acfg.micro_tokens)
+    share = acfg.share_prompts  # each distinct prompt's columns run once (core.response_outputs)
 
-    logprobs, _ = per_token(lambda i, a, p: core.sequence_logprobs(s.policy, i, a, p, temperature=acfg.temperature))
-    ref_logprobs, _ = per_token(lambda i, a, p: core.sequence_logprobs(s.ref, i, a, p, temperature=acfg.temperature))
-    values = (per_token(lambda i, a, p: (core.response_values(s.value_model, i, a, p),))[0]
+    def per_token(fn):  # [B, T] over length-sorted micro-batches (algo.micro_tokens): less padding
+        return core.chunked_response_forward(fn, sc.ids, sc.attn, sc.mask, sc.P, acfg.micro_tokens, share)
+
+    logprobs, _ = per_token(lambda i, a, p: core.sequence_logprobs(s.policy, i, a, p, temperature=acfg.temperature,
+                                                                   share_prompts=share))
+    ref_logprobs, _ = per_token(lambda i, a, p: core.sequence_logprobs(s.ref, i, a, p, temperature=acfg.temperature,
+                                                                       share_prompts=share))
+    values = (per_token(lambda i, a, p: (core.response_values(s.value_model, i, a, p, share),))[0]
               if s.value_model is not None else None)
     return RolloutBatch(input_ids=sc.ids, attention_mask=sc.attn, response_mask=sc.mask, logprobs=logprobs,
                         ref_logprobs=ref_logprobs, rewards=sc.token_rewards, scores=sc.scores,
