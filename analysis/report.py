@@ -401,11 +401,14 @@ def build_noise(coll: Collection, runs: pd.DataFrame) -> Report:
 
 
 def build_recipe_ablations(coll: Collection, runs: pd.DataFrame) -> Report:
-    """Each named departure from the PRM paper's PPO recipe against the recipe (ablation=none)."""
+    """Each named departure from the PRM paper's PPO recipe against the recipe (ablation=none), on
+    the method the sweep ran (the experiment's PPO + DenseReward + ValueInit, or e.g. the plain
+    baseline with ``prm=none``: the titles name it from the runs)."""
     r = Report("recipe_ablations")
     df = tables.with_labels(runs)
     if df.empty:
         return r
+    method = " / ".join(f"{str(a).upper()}, {s}" for a, s in sorted(set(zip(df["algo"], df["setting"]))))
     curves = _curves(coll)
     ev0 = "losses/explained_variance@0"  # the initial critic's explained variance (step 0)
     df = df.merge(figures.first_step_values(curves, ["losses/explained_variance"]), on="run_id", how="left")
@@ -413,7 +416,7 @@ def build_recipe_ablations(coll: Collection, runs: pd.DataFrame) -> Report:
     order += [a for a in df["ablation"].unique() if a not in order]
     r.tables.append(tables.condition_table(
         df, by="ablation", order=order, columns=tables.pass_columns(df, cats=False), reference="none",
-        name="recipe_ablations", title="Recipe departures (PPO + DenseReward + ValueInit), held-out pass@1 (%)",
+        name="recipe_ablations", title=f"Recipe departures ({method}), held-out pass@1 (%)",
         extra={"step-0 explained var.": (ev0, 2)} if ev0 in df else None,
         notes=["none: the paper's recipe; every other row switches on one named departure (conf/ablation/). "
                "Step-0 explained var.: the critic's explained variance of the returns at the first step, "

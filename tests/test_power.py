@@ -107,3 +107,7 @@ def test_recipe_ablation_report_compares_each_departure_with_the_recipe():
     claims = {c.paper.split()[1]: c.verdict for c in rep.claims}
     assert claims["dynamic_sampling"] == "differs (resolved)"
     assert claims["kl_k3_reward"].startswith("consistent (bounded")
+    assert "(PPO, DenseReward + ValueInit)" in t.title  # the method the runs used
+    # the same departures on the plain baseline (prm=none): the title says so
+    plain = runs.assign(**{"cfg.prm.dense": False, "cfg.prm.value_init": False})
+    assert "(PPO, RL baseline)" in report.build_recipe_ablations(Collection(plain), plain).tables[0].title
