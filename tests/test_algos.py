@@ -573,3 +573,19 @@ def test_gradient_sync_skips_ddp_all_reduce_until_the_last_micro_batch():
         with gradient_sync(last, m, plain, None):
             pass
     assert Wrapped.entered == 2
+
+
+def test_token_values_with_shared_prompts_read_each_tokens_own_column():
+    """The PRM's scores (prmlab/prm/use.py:prm_line_scores) are its outputs at the response tokens'
+    own columns P..L-1; with shared prompts they are the same values."""
+    prm = scalar_head_model(3).eval()
+    batch = random_batch(tiny_policy(0), tiny_policy(0), n_groups=3, group_size=4, P=9, T=8, seed=9, grouped=True)
+    ids, am, P, m = batch.input_ids, batch.attention_mask, batch.prompt_len, batch.response_mask
+    with torch.no_grad():
+        full = prm(ids, am)
+        whole = core.token_values(prm, ids, am, P)
+        shared = core.token_values(prm, ids, am, P, share_prompts=True)
+        before = core.response_values(prm, ids, am, P, share_prompts=True)
+    assert torch.equal(whole, full[:, P:].float())
+    assert torch.allclose(shared * m, whole * m, atol=1e-5)
+    assert torch.allclose(before * m, full[:, P - 1:-1] * m, atol=1e-5)  # and the column before, for V(s_t)

@@ -279,9 +279,10 @@ def prompt_groups(input_ids: Tensor, attention_mask: Tensor, prompt_len: int) ->
 
 
 def response_outputs(run, input_ids: Tensor, attention_mask: Tensor, prompt_len: int,
-                     share_prompts: bool = False) -> Tensor:
+                     share_prompts: bool = False, at_tokens: bool = False) -> Tensor:
     """A causal model's outputs at columns ``P-1 .. L-2`` (the states in which response tokens
-    ``0 .. T-1`` are chosen): ``[B, T, ...]``.
+    ``0 .. T-1`` are chosen): ``[B, T, ...]``. ``at_tokens``: at columns ``P .. L-1`` instead (the
+    prefixes that end with each response token, as the PRM reads them).
 
     ``run(ids, attn, position_ids, cache, keep) -> [b, keep, ...]`` runs the model on ``ids`` (with
     ``cache`` holding the keys/values of earlier columns, or None) and returns its outputs at the
@@ -291,19 +292,22 @@ def response_outputs(run, input_ids: Tensor, attention_mask: Tensor, prompt_len:
     """
     P, T = prompt_len, input_ids.shape[1] - prompt_len
     pos = position_ids_from_mask(attention_mask)
-    if share_prompts and P > 1:
+    split = P if at_tokens else P - 1  # the first column the rows run themselves
+    if share_prompts and split > 0:
         first, inverse = prompt_groups(input_ids, attention_mask, P)
         if len(first) < len(inverse):
             from transformers import DynamicCache  # transformers is imported by every caller already
 
             cache = DynamicCache()
-            # columns 0..P-2 once per prompt, for their keys and values only (the outputs are unused)
-            run(input_ids[first, :P - 1], attention_mask[first, :P - 1], pos[first, :P - 1], cache, 1)
+            # columns 0..split-1 once per prompt, for their keys and values only (the outputs are unused)
+            run(input_ids[first, :split], attention_mask[first, :split], pos[first, :split], cache, 1)
             cache.batch_select_indices(inverse)  # [U, ...] -> [B, ...] per layer, differentiable
-            # columns P-1..L-1 of every row in one call: every output comes from the same kind of call
+            # columns split..L-1 of every row in one call: every output comes from the same kind of call
             # as without sharing (a policy and its frozen reference then agree bit for bit, KL = 0)
-            return run(input_ids[:, P - 1:], attention_mask, pos[:, P - 1:], cache, T + 1)[:, :-1]
-    return run(input_ids, attention_mask, pos, None, T + 1)[:, :-1]
+            body = run(input_ids[:, split:], attention_mask, pos[:, split:], cache, input_ids.shape[1] - split)
+            return body if at_tokens else body[:, :-1]
+    out = run(input_ids, attention_mask, pos, None, T + 1)  # columns P-1..L-1
+    return out[:, 1:] if at_tokens else out[:, :-1]
 
 
 def sequence_logprobs(model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int, *,
@@ -352,6 +356,20 @@ def response_values(value_model, input_ids: Tensor, attention_mask: Tensor, prom
         return value_model(ids, attn, position_ids=pos, cache=cache)[:, -keep:]
 
     return response_outputs(run, input_ids, attention_mask, prompt_len, True).float()
+
+
+def token_values(model, input_ids: Tensor, attention_mask: Tensor, prompt_len: int,
+                 share_prompts: bool = False) -> Tensor:
+    """A scalar-head model's output at every response token's own column ``P + t`` (the prefix that
+    ends with token t: how the PRM scores a line at its line-end token), ``[B, T]`` float32;
+    ``share_prompts`` as in ``response_values``."""
+    if not (share_prompts and can_share_prompts(model)):
+        return model(input_ids, attention_mask)[:, prompt_len:].float()
+
+    def run(ids, attn, pos, cache, keep):
+        return model(ids, attn, position_ids=pos, cache=cache)[:, -keep:]
+
+    return response_outputs(run, input_ids, attention_mask, prompt_len, True, at_tokens=True).float()
 
 
 # ----------------------------------------------------------------------------- minibatching

@@ -150,6 +150,7 @@ class CompletabilityCredit:
     coef: float  # beta (step) or kappa (shaped)
     reward_range: tuple[float, float]  # (fail_value, pass_value) of the binary reward
     micro_tokens: int = 0
+    share_prompts: bool = False  # the PRM's forward as in DenseReward (algo.share_prompts)
 
     @classmethod
     def load(cls, prm_train_entry: Path, cfg, device, dtype) -> Optional["CompletabilityCredit"]:
@@ -160,13 +161,14 @@ class CompletabilityCredit:
         if kind not in CREDITS:
             raise ValueError(f"unknown prm.credit {kind!r}; expected one of {', '.join(CREDITS)}")
         prm, loss = load_prm(prm_train_entry, device, dtype)
-        return cls(prm, loss, kind, credit_coef(cfg.prm), reward_range(cfg.reward), cfg.algo.micro_tokens)
+        return cls(prm, loss, kind, credit_coef(cfg.prm), reward_range(cfg.reward), cfg.algo.micro_tokens,
+                   cfg.algo.share_prompts)
 
     def __call__(self, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout], passed: Sequence[bool],
                  group_ids: Tensor, T: int) -> tuple[Tensor, Tensor]:
         """(reward terms ``[B, T]``, advantage terms ``[B, T]``) for the padded batch ``ids``/``attn``
         [B, P+T] of ``rollouts``: the shaped bonus on the last token, or the step credit."""
-        scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss, self.micro_tokens)
+        scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss, self.micro_tokens, self.share_prompts)
         lines = [r.lines for r in rollouts]
         zeros = torch.zeros(len(rollouts), T, dtype=torch.float32)
         if self.kind == "step":

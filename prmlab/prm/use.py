@@ -46,7 +46,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor
 
-from prmlab.algos.core import chunked_response_forward
+from prmlab.algos.core import chunked_response_forward, token_values
 from prmlab.layout import PRM_META_FILE, prm_dir
 from prmlab.models import ScalarHeadModel
 from prmlab.prm.label import is_neutral_line
@@ -86,16 +86,18 @@ def load_prm(prm_train_entry: Path, device, dtype) -> tuple[ScalarHeadModel, str
 
 @torch.no_grad()
 def prm_line_scores(prm: torch.nn.Module, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
-                    loss: str = "mse", micro_tokens: int = 0) -> list[list[float]]:
+                    loss: str = "mse", micro_tokens: int = 0, share_prompts: bool = False) -> list[list[float]]:
     """PRM(x, s_1..s_j) for every line j of every rollout: the PRM's output at line j's line-end
     token, on the label scale. ``ids``/``attn`` [B, P+T] are the padded batch of ``rollouts``;
-    the forward runs in length-sorted micro-batches of ``micro_tokens`` positions (0: one pass)."""
+    the forward runs in length-sorted micro-batches of ``micro_tokens`` positions (0: one pass),
+    each distinct prompt once with ``share_prompts`` (``prmlab.algos.core.response_outputs``)."""
     if micro_tokens <= 0:  # fixed slices of 64 padded rows
         v = torch.cat([prm(ids[i : i + 64], attn[i : i + 64]).float()[:, P:] for i in range(0, len(rollouts), 64)])
     else:
         mask = attn[:, P:].float()  # pad_batch: the attention mask past column P is the response mask
         # response-aligned: column t is the PRM's output at token P + t (the prefix ending with it)
-        v, = chunked_response_forward(lambda i, a, p: (prm(i, a)[:, p:].float(),), ids, attn, mask, P, micro_tokens)
+        v, = chunked_response_forward(lambda i, a, p: (token_values(prm, i, a, p, share_prompts),), ids, attn, mask, P,
+                                      micro_tokens, share_prompts)
     v = to_reward_scale(v, loss).cpu()
     return [[float(v[b, t]) for t in r.line_end_tokens] for b, r in enumerate(rollouts)]
 
@@ -144,17 +146,19 @@ class DenseReward:
     length_norm: bool
     norm: str = "all_lines"  # DENSE_NORMS: what M counts
     micro_tokens: int = 0  # the PRM's forward in length-sorted micro-batches (algo.micro_tokens; 0 = one pass)
+    share_prompts: bool = False  # and each distinct prompt once (algo.share_prompts)
 
     @classmethod
-    def load(cls, prm_train_entry: Path, prm_cfg, device, dtype, micro_tokens: int = 0) -> "DenseReward":
+    def load(cls, prm_train_entry: Path, prm_cfg, device, dtype, micro_tokens: int = 0,
+             share_prompts: bool = False) -> "DenseReward":
         prm, loss = load_prm(prm_train_entry, device, dtype)
         return cls(prm, loss, prm_cfg.lambda_fail, prm_cfg.lambda_pass, prm_cfg.length_norm,
-                   prm_cfg.dense_norm, micro_tokens)
+                   prm_cfg.dense_norm, micro_tokens, share_prompts)
 
     def __call__(self, ids: Tensor, attn: Tensor, P: int, rollouts: Sequence[Rollout],
                  passed: Sequence[bool], T: int) -> Tensor:
         """``[B, T]`` dense terms for the padded batch ``ids``/``attn`` [B, P+T] of ``rollouts``."""
-        scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss, self.micro_tokens)
+        scores = prm_line_scores(self.prm, ids, attn, P, rollouts, self.loss, self.micro_tokens, self.share_prompts)
         return dense_prm_rewards(scores, [r.line_end_tokens for r in rollouts], passed, T,
                                  self.lambda_fail, self.lambda_pass, self.length_norm,
                                  lines=[r.lines for r in rollouts], norm=self.norm)

@@ -15,6 +15,7 @@ def rl_baseline_stage(ctx) -> dict:
 def rl_stage(ctx) -> dict:
     cfg, rt = ctx.cfg, ctx.runtime
     prm_train = ctx.inputs["prm_train"]
-    dense = DenseReward.load(prm_train, cfg.prm, rt.device, rt.dtype, cfg.algo.micro_tokens) if cfg.prm.dense else None
+    dense = (DenseReward.load(prm_train, cfg.prm, rt.device, rt.dtype, cfg.algo.micro_tokens, cfg.algo.share_prompts)
+             if cfg.prm.dense else None)
     credit = CompletabilityCredit.load(prm_train, cfg, rt.device, rt.dtype)
     return train_rl(ctx, dense=dense, value_init=value_init_dir(prm_train, cfg), credit=credit)
