@@ -5,7 +5,8 @@ numbers alone: same config and seed must give the same samples, verdicts and met
 
 Compares ``samples.jsonl`` (every sample, its verdict and its per-test outcomes), ``metrics.jsonl``
 (every logged value) and ``summary.json`` (every final figure), ignoring what measures time or
-place rather than results: ``perf/*`` metrics, the step-time breakdown (``<stage>/time_*_s``), wall
+place rather than results: ``perf/*`` metrics, the step-time breakdown (``<stage>/time_*_s``,
+``<stage>/steps_timed``), wall
 times, timestamps, stage statuses, cache keys and paths, and the sandbox's counters (how many
 programs ran versus came from its cache depends on timing under ``overlap``). Exits 0 when everything else is equal, 1 with
 the first differences otherwise.
@@ -24,7 +25,9 @@ from pathlib import Path
 
 IGNORED_KEYS = {"time", "wall_time", "wall_time_s", "stages", "overrides"}
 IGNORED_PREFIXES = ("perf/", "sandbox/")
-IGNORED_PATTERN = re.compile(r"[a-z_]+/time_[a-z_]+_s")  # a stage's step-time breakdown (prmlab.rl.clock)
+# a stage's step-time breakdown and how many steps it timed (prmlab.rl.clock): a resumed run times
+# only the steps it executed
+IGNORED_PATTERN = re.compile(r"[a-z_]+/(time_[a-z_]+_s|steps_timed)")
 
 
 def _clean(obj):
