@@ -52,6 +52,8 @@ from typing import Iterator, Optional
 import torch
 from torch import Tensor
 
+from prmlab.models import cache_keyword
+
 LOSS_AGGS = ("token_mean", "seq_mean_token_mean", "seq_mean_token_sum_norm")
 KL_ESTIMATORS = ("k1", "k2", "k3")
 
@@ -249,16 +251,10 @@ def _takes_logits_to_keep(model) -> bool:
     return _logits_to_keep_supported(type(getattr(model, "module", model)))  # DDP passes kwargs through
 
 
-@functools.lru_cache(maxsize=None)
-def _cache_arg(cls: type) -> Optional[str]:
-    params = inspect.signature(cls.forward).parameters
-    return next((name for name in ("cache", "past_key_values") if name in params), None)
-
-
 def cache_arg(model) -> Optional[str]:
     """The keyword by which ``model``'s forward takes a HF cache of earlier columns' keys and values
     (``cache`` in transformers >= 5.2x, ``past_key_values`` before), or None."""
-    return _cache_arg(type(model))
+    return cache_keyword(model)
 
 
 def can_share_prompts(model) -> bool:

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -145,6 +146,19 @@ def param_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+@functools.lru_cache(maxsize=None)
+def _cache_keyword(cls: type) -> Optional[str]:
+    params = inspect.signature(cls.forward).parameters
+    return next((name for name in ("cache", "past_key_values") if name in params), None)
+
+
+def cache_keyword(model: nn.Module) -> Optional[str]:
+    """The keyword by which ``model``'s forward takes a HF cache of earlier columns' keys and
+    values, and the name of its output's cache field: ``cache`` in transformers >= 5.2x
+    (``past_key_values`` is deprecated there), ``past_key_values`` before; None if it takes none."""
+    return _cache_keyword(type(model))
+
+
 class ScalarHeadModel(nn.Module):
     """A causal-LM backbone with a linear head: ``forward(input_ids, attention_mask) -> [B, L]``.
 
@@ -169,14 +183,10 @@ class ScalarHeadModel(nn.Module):
         ``position_ids`` only the new ones), as ``prmlab.algos.core.response_outputs`` runs it."""
         if position_ids is None:
             position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        extra = {} if cache is None else {self._cache_kw(): cache, "use_cache": True}
+        extra = {} if cache is None else {cache_keyword(self.backbone): cache, "use_cache": True}
         h = self.backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                           **extra).last_hidden_state
         return self.head(h.to(self.head.weight.dtype)).squeeze(-1)  # [B, L]
-
-    def _cache_kw(self) -> str:
-        """The backbone's keyword for the cache: ``cache`` in transformers >= 5.2x, ``past_key_values`` before."""
-        return "cache" if "cache" in inspect.signature(self.backbone.forward).parameters else "past_key_values"
 
     @classmethod
     def from_causal_lm(cls, path: str | os.PathLike, device: torch.device, dtype=torch.float32) -> "ScalarHeadModel":

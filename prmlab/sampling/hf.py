@@ -12,6 +12,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
+from prmlab.models import cache_keyword
 from prmlab.sampling.lines import first_stop
 from prmlab.sampling.noise import gumbel_noise
 from prmlab.sampling.params import SamplingParams
@@ -67,11 +68,12 @@ def decode_batch(model, prompt_ids: Sequence[Sequence[int]], params: SamplingPar
     texts = [""] * B
     has_stops = any(len(s) for s in stops)
     past = None
+    kw = cache_keyword(model) or "past_key_values"  # `cache` in transformers >= 5.2x
     cur_ids, cur_pos = input_ids, pos
     temp = max(params.temperature, 1e-6)
     for t in range(params.max_new_tokens):
-        out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, past_key_values=past, use_cache=True)
-        past = out.past_key_values
+        out = model(input_ids=cur_ids, attention_mask=attn, position_ids=cur_pos, use_cache=True, **{kw: past})
+        past = getattr(out, kw)
         logits = out.logits[:, -1, :].float() / temp
         logp_all = logits.log_softmax(-1)
         if params.temperature <= 1e-6:
