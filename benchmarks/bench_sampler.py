@@ -2,6 +2,7 @@
 
     python benchmarks/bench_sampler.py [--prompts 256] [--batch 64 256] [--max-new-tokens 160]
         [--temperature 1.0] [--top-p 1.0] [--rounds 1] [--threads N] [--allocators] [--json OUT]
+    python benchmarks/bench_sampler.py --group 8 [--long] ...   (the shared prefill)
 
 The tiny default policy (``ModelConfig()``: GPT-2, 2 layers, n_embd 128, vocab 512, built by
 ``build_tiny`` from the synthetic suite's text exactly as the SFT stage does, random init) samples
@@ -18,6 +19,12 @@ methods alternate within a round so they see the same background load, and the m
 reported with the ratio to (a). (b) and (c) get the same per-row seeds, so the script also prints
 how many of their responses are identical (the fast path's correctness check at scale).
 
+``--group G`` repeats each of ``--prompts / G`` prompts G times, as an RL step samples a group of
+G responses per prompt, and compares (c) with (d), the fast path prefilling every row
+(``prmlab.sampling.fast.prefill`` with ``share_prompts=False``); ``--long`` draws the prompts
+from the synthetic suite's long tier (the long testbed's prompts, about 270 tokens). Without
+``--group`` no two prompts are equal and (c) prefills every row anyway.
+
 ``--allocators`` re-runs (a) and (c) at the smallest batch size in child processes under glibc
 malloc, glibc with ``MALLOC_ARENA_MAX=1``, jemalloc and tcmalloc (``LD_PRELOAD`` of the Debian
 packages ``libjemalloc2`` / ``libtcmalloc-minimal4`` when installed) and prints tokens/s for each.
@@ -25,6 +32,7 @@ packages ``libjemalloc2`` / ``libtcmalloc-minimal4`` when installed) and prints 
 from __future__ import annotations
 
 import argparse
+import contextlib
 from dataclasses import replace
 import json
 import os
@@ -42,6 +50,7 @@ import torch  # noqa: E402
 from prmlab.config import ModelConfig  # noqa: E402
 from prmlab.models import build_tiny, load_policy, load_tokenizer  # noqa: E402
 from prmlab.sampling import SamplingParams, row_seeds, sample  # noqa: E402
+from prmlab.sampling import fast as fast_mod  # noqa: E402
 from prmlab.sampling.fast import fast_lm  # noqa: E402
 from prmlab.tasks.synthetic import generate_suite  # noqa: E402
 
@@ -53,8 +62,8 @@ ALLOCATORS = {
 }
 
 
-def build_model(workdir: Path):
-    problems = generate_suite(0, 400, 0, 0)
+def build_model(workdir: Path, long: bool = False):
+    problems = generate_suite(0, 400, 0, 0, long_share=1.0 if long else 0.0)
     texts = [p.prompt + (p.reference or "") for p in problems]
     path = build_tiny(ModelConfig(), texts, workdir / "tiny", seed=0)
     model = load_policy(path, torch.device("cpu")).eval()
@@ -97,30 +106,48 @@ def bench(model, tok, prompts, batches, args, methods=("generate", "sample", "fa
             for m in methods:
                 if m == "generate":
                     dt, n = measure(lambda: run_generate(model, tok, prompts, params))
+                elif m == "unshared":  # the fast path, every row prefilled
+                    with unshared_prefill():
+                        dt, rs = measure(lambda: sample(model, tok, prompts, replace(params, fast=True), seeds=seeds))
+                    outs[m], n = rs, sum(len(r.response_ids) for r in rs)
                 else:
                     # "sample" is the HF reference path (fast=False), "fast" the fast path
                     p = replace(params, fast=m == "fast")
                     dt, rs = measure(lambda: sample(model, tok, prompts, p, seeds=seeds))
                     outs[m], n = rs, sum(len(r.response_ids) for r in rs)
                 runs[m].append((n / dt, n, dt))
-            if "sample" in outs and "fast" in outs:
-                same = sum(a.response_ids == b.response_ids for a, b in zip(outs["sample"], outs["fast"]))
+            other = "sample" if "sample" in outs else "unshared"
+            if other in outs and "fast" in outs:
+                same = sum(a.response_ids == b.response_ids for a, b in zip(outs[other], outs["fast"]))
         table[B] = {m: dict(tok_s=statistics.median(r[0] for r in rs), tokens=rs[0][1],
                             seconds=statistics.median(r[2] for r in rs)) for m, rs in runs.items()}
         table[B]["identical"] = same
+        table[B]["identical_to"] = "unshared" if "unshared" in runs else "sample"
         print_row(B, table[B], len(prompts))
     return table
 
 
+@contextlib.contextmanager
+def unshared_prefill():
+    """The fast path with ``share_prompts=False`` in its prefill."""
+    decode = fast_mod.decode_batch
+    fast_mod.decode_batch = lambda *a, **k: decode(*a, **k, share_prompts=False)
+    try:
+        yield
+    finally:
+        fast_mod.decode_batch = decode
+
+
 def print_row(B: int, row: dict, n_prompts: int) -> None:
-    base = row.get("generate", {}).get("tok_s")
-    for m in ("generate", "sample", "fast"):
+    base = row.get("generate", row.get("unshared", {})).get("tok_s")
+    for m in ("generate", "sample", "unshared", "fast"):
         if m in row:
             r = row[m]
             ratio = f"{r['tok_s'] / base:5.2f}x" if base else "   - "
             print(f"{B:>5}  {m:<9} {r['tok_s']:>9.0f} {ratio:>8} {r['tokens']:>8} {r['seconds']:>8.1f}", flush=True)
     if row.get("identical") is not None:
-        print(f"{'':>5}  fast == sample (same seeds): {row['identical']}/{n_prompts} identical responses", flush=True)
+        print(f"{'':>5}  fast == {row['identical_to']} (same seeds): {row['identical']}/{n_prompts} identical responses",
+              flush=True)
 
 
 def allocator_table(args) -> dict:
@@ -154,6 +181,8 @@ def main() -> None:
     ap.add_argument("--top-p", type=float, default=1.0)
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch default)")
+    ap.add_argument("--group", type=int, default=0, help="each prompt G times: shared vs unshared prefill")
+    ap.add_argument("--long", action="store_true", help="prompts from the long tier")
     ap.add_argument("--allocators", action="store_true")
     ap.add_argument("--json")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -165,15 +194,18 @@ def main() -> None:
     transformers.utils.logging.disable_progress_bar()
     transformers.utils.logging.set_verbosity_error()
     with tempfile.TemporaryDirectory() as d:
-        model, tok, prompts = build_model(Path(d))
+        model, tok, prompts = build_model(Path(d), args.long)
         prompts = prompts[: args.prompts]
+        if args.group:
+            prompts = [p for p in prompts[: max(1, args.prompts // args.group)] for _ in range(args.group)]
         if not args.child:
             n_par = sum(p.numel() for p in model.parameters())
             print(f"tiny default: {n_par / 1e6:.2f}M parameters, {len(prompts)} prompts, max_new_tokens "
                   f"{args.max_new_tokens}, temperature {args.temperature}, top_p {args.top_p}, torch "
                   f"{torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} round(s)")
-            print(f"{'batch':>5}  {'method':<9} {'tok/s':>9} {'vs gen':>8} {'tokens':>8} {'seconds':>8}")
-        methods = ("generate", "fast") if args.child else ("generate", "sample", "fast")
+            print(f"{'batch':>5}  {'method':<9} {'tok/s':>9} {'vs base':>8} {'tokens':>8} {'seconds':>8}")
+        methods = ("generate", "fast") if args.child else ("unshared", "fast") if args.group else \
+            ("generate", "sample", "fast")
         table = bench(model, tok, prompts, args.batch, args, methods) if not args.child else \
             bench_quiet(model, tok, prompts, args, methods)
     result = {"table": table, "args": vars(args)}
@@ -185,7 +217,6 @@ def main() -> None:
 
 
 def bench_quiet(model, tok, prompts, args, methods) -> dict:
-    import contextlib
     import io
 
     with contextlib.redirect_stdout(io.StringIO()):

@@ -277,3 +277,30 @@ def test_on_rollout_hands_over_each_row_once_with_its_final_rollout(gpt2, fast):
         capped = [k for k, (i, r) in enumerate(seen) if not r.finished]
         early = [k for k, (i, r) in enumerate(seen) if r.finished]
         assert capped and early and max(early) < min(capped)
+
+
+def test_shared_prefill_runs_each_prompt_once_and_samples_the_same(gpt2, monkeypatch):
+    """Groups of rows with one prompt (as an RL step and the evaluation sample them) prefill each
+    distinct prompt once, and give the same tokens and log-probs as prefilling every row."""
+    tok, model = gpt2
+    prompts = [p for p in PROMPTS for _ in range(4)]
+    params = SamplingParams(temperature=1.0, max_new_tokens=24, batch_size=len(prompts))
+    seeds = row_seeds(7, len(prompts))
+    prefill_rows, forward, decode = [], fs.forward, fs.decode_batch
+
+    def counting(lm, ids, *a, **k):
+        if ids.shape[1] > 1:
+            prefill_rows.append(ids.shape[0])
+        return forward(lm, ids, *a, **k)
+
+    monkeypatch.setattr(fs, "forward", counting)
+    shared = fast_sample(model, tok, prompts, params, seeds=seeds)
+    assert sum(prefill_rows) == len(PROMPTS)
+    prefill_rows.clear()
+    monkeypatch.setattr(fs, "decode_batch", lambda *a, **k: decode(*a, **k, share_prompts=False))
+    every = fast_sample(model, tok, prompts, params, seeds=seeds)
+    assert sum(prefill_rows) == len(prompts)
+    assert [r.response_ids for r in shared] == [r.response_ids for r in every]
+    assert len({tuple(r.response_ids) for r in shared}) > len(PROMPTS)  # a group's rows differ
+    for a, b in zip(shared, every):
+        assert a.logprobs == pytest.approx(b.logprobs, abs=1e-5)

@@ -15,6 +15,8 @@ optimiser step is seen at once) and replaces the loop around them:
   max_new_tokens``; step t writes column ``P + t`` in place and attends to the prefix ``[:P+t+1]``
   through an additive key mask that hides left padding (a padded query may always see itself, so
   no softmax row is empty and no NaN can leak into the cache).
+* **Shared prefill.** Rows with the same prompt (an RL step's group of G, the evaluation's n
+  samples per problem) prefill it once, and copy its keys, values and last logits (``prefill``).
 * **Compaction.** When at most 3/4 of the live rows are unfinished, the finished rows are dropped
   from the cache and the state (copying only the filled prefix), so late steps cost what the
   still-running rows need. Rows keep their own seeds and the step counter is global, so this
@@ -436,15 +438,47 @@ def _worth_it(groups: list[tuple[slice, int]], end: int) -> Optional[list[tuple[
     return groups if read <= 0.75 * n * end else None
 
 
+def prefill(lm: FastLM, ids: torch.Tensor, pos: torch.Tensor, valid: torch.Tensor, first: list[int],
+            prompts: list[tuple], cache: KVCache, share_prompts: bool = True) -> torch.Tensor:
+    """Run the prompt columns ``ids`` [B, P] into ``cache``; the last column's float logits [B, V].
+
+    Chunk by chunk (``_groups``), each from its own longest prompt on: the columns before hold only
+    padding. With ``share_prompts``, rows with the same prompt (``prompts``: each slot's token
+    ids; an RL step samples a group of G responses per prompt, the evaluation n per problem) run
+    once, into a cache of the distinct prompts, and every row then copies its prompt's keys,
+    values and logits: the same numbers at 1/G of the prefill's work.
+    """
+    index: dict[tuple, int] = {}  # distinct prompt -> its row in the shared prefill
+    lead, of_slot = [], []  # the first slot of each distinct prompt; each slot's distinct prompt
+    for j, p in enumerate(prompts):
+        if p not in index:
+            index[p] = len(lead)
+            lead.append(j)
+        of_slot.append(index[p])
+    if not share_prompts or len(lead) == len(prompts):
+        return torch.cat([forward(lm, ids[sl, k0:], pos[sl, k0:], cache.rows(sl), k0) for sl, k0 in _groups(first)])
+    u_first = [first[j] for j in lead]  # sorted, as slots are: _groups' requirement
+    lead = torch.tensor(lead, device=ids.device)
+    inverse = torch.tensor(of_slot, device=ids.device)
+    P = ids.shape[1]
+    shared = new_cache(lm, len(lead), P, valid[lead])
+    u_ids, u_pos = ids[lead], pos[lead]
+    logit = torch.cat([forward(lm, u_ids[sl, k0:], u_pos[sl, k0:], shared.rows(sl), k0) for sl, k0 in _groups(u_first)])
+    cache.k[:, :, :, :P] = shared.k[:, inverse]
+    cache.v[:, :, :, :P] = shared.v[:, inverse]
+    return logit[inverse]
+
+
 @torch.no_grad()
 def decode_batch(lm: FastLM, prompt_ids: list[list[int]], params: SamplingParams, eos: Optional[int],
                  stops: Sequence[Sequence[str]], vocab: Optional[Vocab], seeds: torch.Tensor,
-                 on_done: Optional[Callable[[int, list[int], list[float]], None]] = None
-                 ) -> tuple[list[list[int]], list[list[float]]]:
+                 on_done: Optional[Callable[[int, list[int], list[float]], None]] = None,
+                 share_prompts: bool = True) -> tuple[list[list[int]], list[list[float]]]:
     """Response token ids and their log-probs for one batch (the contract of ``hf.decode_batch``).
     ``on_done(row, ids, logprobs)`` is called for each row that ends early (EOS or a stop string)
     the moment it does, with what the return value will hold for it; rows that run to
-    ``max_new_tokens`` are only returned."""
+    ``max_new_tokens`` are only returned. ``share_prompts``: prefill each distinct prompt once
+    (``prefill``)."""
     device = lm.device
     B, N = len(prompt_ids), params.max_new_tokens
     P = max(len(p) for p in prompt_ids)
@@ -460,8 +494,7 @@ def decode_batch(lm: FastLM, prompt_ids: list[list[int]], params: SamplingParams
     ids, valid = ids.to(device), valid.to(device)
     pos = (valid.long().cumsum(-1) - 1).clamp(min=0)
     cache = new_cache(lm, B, P + N, valid)
-    # prefill chunk by chunk, each from its own longest prompt on (the columns before hold only padding)
-    logit = torch.cat([forward(lm, ids[sl, k0:], pos[sl, k0:], cache.rows(sl), k0) for sl, k0 in _groups(first)])
+    logit = prefill(lm, ids, pos, valid, first, [tuple(prompt_ids[b]) for b in order], cache, share_prompts)
     gen = torch.full((B, N), pad, dtype=torch.long, device=device)
     lps = torch.zeros((B, N), device=device)
     lengths = torch.full((B,), N, dtype=torch.long)
