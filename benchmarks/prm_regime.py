@@ -32,6 +32,11 @@ from prmlab.tasks.synthetic import tier_of  # noqa: E402
 from prmlab.types import Problem  # noqa: E402
 
 
+def _fail(message: str) -> None:
+    print(f"prm_regime: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def _upstream(entry: Path, stage: str) -> Path:
     """The cache entry of ``stage`` upstream of ``entry``, following the manifests' inputs."""
     cache = entry.parent.parent
@@ -42,7 +47,7 @@ def _upstream(entry: Path, stage: str) -> Path:
         if stage in inputs:
             return cache / stage / inputs[stage]
         todo += [cache / s / k for s, k in inputs.items()]
-    raise SystemExit(f"prm_regime: no {stage} entry upstream of {entry}")
+    _fail(f"no {stage} entry upstream of {entry}")
 
 
 def _row(name: str, recs: list, prompt_cat: dict) -> str:
@@ -64,7 +69,7 @@ def main() -> None:
     ap.add_argument("entry", type=Path, help="a prm_collect cache entry (CACHE_DIR/prm_collect/KEY)")
     args = ap.parse_args()
     if not (args.entry / LABELS_FILE).is_file():
-        raise SystemExit(f"prm_regime: {args.entry} holds no {LABELS_FILE}: not a prm_collect entry")
+        _fail(f"{args.entry} holds no {LABELS_FILE}: expected a prm_collect cache entry")
     tasks = _upstream(args.entry, "tasks")
     with open(tasks / PROBLEMS_FILE) as f:
         problems = {p.id: p for p in (Problem.from_dict(json.loads(line)) for line in f if line.strip())}
