@@ -1,0 +1,85 @@
+"""benchmarks/prm_regime.py: the regime figures of a PRM collection, by hand on built records."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+from prmlab.prm.data import write_labeled_jsonl
+from prmlab.prm.label import assign_prompt_categories
+from prmlab.tasks.synthetic import generate_suite, tier_of
+from prmlab.types import LabeledResponse
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "benchmarks" / "prm_regime.py"
+_spec = importlib.util.spec_from_file_location("prm_regime", SCRIPT)
+prm_regime = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(prm_regime)
+
+
+def _rec(pid: str, category: str, n_lines: int, m_star: int) -> LabeledResponse:
+    labels = [1] * n_lines if category == "correct" else [1] * m_star + [-1] * (n_lines - m_star)
+    return LabeledResponse(problem_id=pid, checkpoint=0, response="", lines=["x = 1"] * n_lines, labels=labels,
+                           first_error_line=None if category == "correct" else m_star, category=category,
+                           m_star=m_star)
+
+
+def _suite():
+    problems = generate_suite(0, n_train=8, n_val=0, n_test=0, long_share=0.5)
+    long = next(p for p in problems if tier_of(p) == "long")
+    short = next(p for p in problems if tier_of(p) != "long")
+    return {p.id: p for p in (long, short)}, long.id, short.id
+
+
+def _records(long_id: str, short_id: str) -> list[LabeledResponse]:
+    # short prompt: one pass, one revised at 2 of 8 lines, one revised at 6 of 8, one wrong -> Medium
+    # long prompt: two wrong -> Hard (every response Wrong)
+    return assign_prompt_categories([
+        _rec(short_id, "correct", 8, 8), _rec(short_id, "revised", 8, 2), _rec(short_id, "revised", 8, 6),
+        _rec(short_id, "wrong", 8, 0), _rec(long_id, "wrong", 20, 0), _rec(long_id, "wrong", 20, 0)])
+
+
+def test_regime_figures_by_hand():
+    problems, long_id, short_id = _suite()
+    rows = prm_regime.slices(_records(long_id, short_id), problems)
+    everything = rows["all"]
+    assert everything["responses"] == 6 and everything["failing"] == 5
+    assert math.isclose(everything["pass_pct"], 100 / 6)
+    assert math.isclose(everything["revised_pct"], 40.0)  # 2 of 5 failing
+    assert math.isclose(everything["mstar_positive_pct"], 40.0)
+    assert (everything["prompts_easy"], everything["prompts_medium"], everything["prompts_hard"]) == (0, 1, 1)
+    assert math.isclose(everything["failing_on_hard_pct"], 40.0)  # the long prompt's 2 of 5
+    assert math.isclose(everything["first_error_position"], (2 / 8 + 6 / 8) / 2)
+    long_row = rows["long"]
+    assert long_row["failing"] == 2 and long_row["revised_pct"] == 0.0 and long_row["failing_on_hard_pct"] == 100.0
+    assert math.isnan(long_row["first_error_position"])  # no revised response: no position
+    short_tier = tier_of(problems[short_id])
+    assert math.isclose(rows[short_tier]["revised_pct"], 100 * 2 / 3)
+    assert set(rows) == {"all", "long", short_tier, *{p.category for p in problems.values()},
+                         *{f"{tier_of(p)}/{p.category}" for p in problems.values()}}
+
+
+def _entry(tmp_path: Path, problems: dict, records: list) -> Path:
+    tasks = tmp_path / "cache" / "tasks" / "k1"
+    tasks.mkdir(parents=True)
+    (tasks / "problems.jsonl").write_text("".join(json.dumps(p.to_dict()) + "\n" for p in problems.values()))
+    entry = tmp_path / "cache" / "prm_collect" / "k2"
+    entry.mkdir(parents=True)
+    write_labeled_jsonl(entry / "labels.jsonl", records)
+    # the manifest names the input by a path that no longer exists (a cache copied elsewhere)
+    (entry / "manifest.json").write_text(json.dumps({"inputs": {"tasks": "/elsewhere/tasks/k1"}}))
+    return entry
+
+
+def test_cli_prints_the_table_and_refuses_a_non_entry(tmp_path):
+    problems, long_id, short_id = _suite()
+    entry = _entry(tmp_path, problems, _records(long_id, short_id))
+    out = subprocess.run([sys.executable, str(SCRIPT), str(entry)], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    first = next(line for line in out.stdout.splitlines() if line.startswith("all "))
+    assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50"]
+    bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and "expected a prm_collect cache entry" in bad.stderr
