@@ -27,8 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from prmlab.errors import PrmlabError  # noqa: E402
 from prmlab.layout import LABELS_FILE, PROBLEMS_FILE  # noqa: E402
 from prmlab.prm.data import read_labeled_jsonl  # noqa: E402
+from prmlab.tasks import read_problems  # noqa: E402
 from prmlab.tasks.synthetic import tier_of  # noqa: E402
 from prmlab.types import LabeledResponse, Problem  # noqa: E402
 
@@ -85,9 +87,11 @@ def main() -> None:
     args = ap.parse_args()
     if not (args.entry / LABELS_FILE).is_file():
         _fail(f"{args.entry} holds no {LABELS_FILE}: expected a prm_collect cache entry")
-    with open(_upstream(args.entry, "tasks") / PROBLEMS_FILE) as f:
-        problems = {p.id: p for p in (Problem.from_dict(json.loads(line)) for line in f if line.strip())}
-    rows = slices(read_labeled_jsonl(args.entry / LABELS_FILE), problems)
+    try:
+        problems = {p.id: p for p in read_problems(_upstream(args.entry, "tasks") / PROBLEMS_FILE)}
+        rows = slices(read_labeled_jsonl(args.entry / LABELS_FILE), problems)
+    except (PrmlabError, ValueError) as e:  # a missing or malformed file names itself and its line
+        _fail(str(e))
     print(f"{'':16s}" + "".join(f"{head:>{fmt[:-1].split('.')[0]}s}" for _, head, fmt in _COLUMNS))
     for name, row in rows.items():
         print(f"{name:16s}" + "".join(format(row[key], fmt) for key, _, fmt in _COLUMNS))

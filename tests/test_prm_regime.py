@@ -83,3 +83,13 @@ def test_cli_prints_the_table_and_refuses_a_non_entry(tmp_path):
     assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50"]
     bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected a prm_collect cache entry" in bad.stderr
+
+
+def test_cli_names_a_malformed_labels_line(tmp_path):
+    problems, long_id, short_id = _suite()
+    entry = _entry(tmp_path, problems, _records(long_id, short_id))
+    with open(entry / "labels.jsonl", "a") as f:
+        f.write("{not json\n")
+    out = subprocess.run([sys.executable, str(SCRIPT), str(entry)], capture_output=True, text=True)
+    assert out.returncode == 2 and "labels.jsonl" in out.stderr and "Traceback" not in out.stderr
+    assert ":7" in out.stderr or "line 7" in out.stderr, out.stderr  # the 7th line is the bad one
