@@ -90,7 +90,7 @@ def main() -> None:
     try:
         problems = {p.id: p for p in read_problems(_upstream(args.entry, "tasks") / PROBLEMS_FILE)}
         rows = slices(read_labeled_jsonl(args.entry / LABELS_FILE), problems)
-    except (PrmlabError, ValueError) as e:  # a missing or malformed file names itself and its line
+    except (PrmlabError, OSError, ValueError) as e:  # a missing or malformed file names itself (and its line)
         _fail(str(e))
     print(f"{'':16s}" + "".join(f"{head:>{fmt[:-1].split('.')[0]}s}" for _, head, fmt in _COLUMNS))
     for name, row in rows.items():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from prmlab.prm.data import write_labeled_jsonl
 from prmlab.prm.label import assign_prompt_categories
+from prmlab.tasks import write_problems
 from prmlab.tasks.synthetic import generate_suite, tier_of
 from prmlab.types import LabeledResponse
 
@@ -65,7 +66,7 @@ def test_regime_figures_by_hand():
 def _entry(tmp_path: Path, problems: dict, records: list) -> Path:
     tasks = tmp_path / "cache" / "tasks" / "k1"
     tasks.mkdir(parents=True)
-    (tasks / "problems.jsonl").write_text("".join(json.dumps(p.to_dict()) + "\n" for p in problems.values()))
+    write_problems(list(problems.values()), tasks / "problems.jsonl")
     entry = tmp_path / "cache" / "prm_collect" / "k2"
     entry.mkdir(parents=True)
     write_labeled_jsonl(entry / "labels.jsonl", records)
@@ -83,6 +84,9 @@ def test_cli_prints_the_table_and_refuses_a_non_entry(tmp_path):
     assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50"]
     bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected a prm_collect cache entry" in bad.stderr
+    (entry / "manifest.json").unlink()
+    no_manifest = subprocess.run([sys.executable, str(SCRIPT), str(entry)], capture_output=True, text=True)
+    assert no_manifest.returncode == 2 and "manifest.json" in no_manifest.stderr and "Traceback" not in no_manifest.stderr
 
 
 def test_cli_names_a_malformed_labels_line(tmp_path):
