@@ -78,7 +78,11 @@ class AlgoConfig:
     # (every sampled group is trained on); > 1 is an ablation (its own rows in the reports)
     oversample: int = positive(1)
     group_size: int = positive(8)  # responses per prompt (G for GRPO/RLOO)
-    lr: float = positive(1e-4)  # policy learning rate (AdamW, constant); calibrated, see docs/RESULTS.md
+    lr: float = positive(1e-4)  # policy learning rate (AdamW; constant after warm-up); calibrated, see docs/RESULTS.md
+    # linear warm-up of both optimisers' learning rates over this many first updates (null = constant from
+    # the first). Adam's first bias-corrected steps move every weight by about lr whatever the gradient's
+    # noise; neither paper states a schedule (prmlab.rl.loop.learning_rate)
+    warmup_steps: Optional[int] = positive(None)
     value_lr: float = positive(1e-3)  # critic learning rate (PPO)
     epochs: int = positive(1)  # optimisation epochs over each batch
     minibatch_size: int = positive(64)  # rollouts per minibatch

@@ -83,11 +83,13 @@ class StageResult:
 
 def select_fields(cfg: DictConfig, reads: tuple[str, ...], optional: tuple[str, ...] = ()) -> dict:
     """The sub-config made of exactly the dotted paths in ``reads`` (resolved, plain data), plus
-    those in ``optional`` whose value is not null."""
+    those in ``optional`` whose value is not null. An optional path inside a group that ``reads``
+    takes whole (``algo.warmup_steps`` in ``algo``) is left out of it while null, too."""
     out: dict = {}
     for path in (*reads, *optional):
         value = OmegaConf.select(cfg, path, throw_on_missing=True)
         if value is None and path in optional:
+            _drop(out, path.split("."))
             continue
         if isinstance(value, DictConfig) or OmegaConf.is_config(value):
             value = OmegaConf.to_container(value, resolve=True)
@@ -97,6 +99,15 @@ def select_fields(cfg: DictConfig, reads: tuple[str, ...], optional: tuple[str, 
             node = node.setdefault(p, {})
         node[parts[-1]] = value
     return out
+
+
+def _drop(tree: dict, parts: list[str]) -> None:
+    """Remove the dotted path ``parts`` from the nested dict ``tree`` where it is there."""
+    for p in parts[:-1]:
+        tree = tree.get(p)
+        if not isinstance(tree, dict):
+            return
+    tree.pop(parts[-1], None)
 
 
 def stage_key(stage: Stage, fields: dict, upstream_keys: dict[str, str]) -> str:

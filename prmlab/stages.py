@@ -40,7 +40,8 @@ STAGES: dict[str, Stage] = {
     for s in [
         Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage")),
         Stage("sft", 1, ("model", "sft"), _lazy("prmlab.sft:sft_stage")),  # sft.seed defaults to seed
-        Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.rl.stages:rl_baseline_stage"), distributed=True),
+        Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.rl.stages:rl_baseline_stage"), distributed=True,
+              optional_reads=("algo.warmup_steps",)),
         Stage("prm_collect", 1,
               ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",
                "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
@@ -54,9 +55,10 @@ STAGES: dict[str, Stage] = {
         Stage("rl", 2,
               ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm",
                               "prm.dense_norm", "prm.value_scale"),
-              _lazy("prmlab.rl.stages:rl_stage"), distributed=True, optional_reads=("prm.credit", "prm.credit_coef")),
+              _lazy("prmlab.rl.stages:rl_stage"), distributed=True,
+              optional_reads=("prm.credit", "prm.credit_coef", "algo.warmup_steps")),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
-              _lazy("prmlab.gradients:gradients_stage"), optional_reads=("prm.credit_coef",)),
+              _lazy("prmlab.gradients:gradients_stage"), optional_reads=("prm.credit_coef", "algo.warmup_steps")),
         Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),
     ]
 }

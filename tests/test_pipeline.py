@@ -78,6 +78,17 @@ def test_optional_reads_enter_the_key_only_when_set():
     assert key(opt, set_) != key(plain, set_)
 
 
+def test_a_null_optional_inside_a_whole_group_read_stays_out_of_the_key(compose):
+    # algo.warmup_steps sits in the ``algo`` group that the RL stages read whole: while null the
+    # group's fields (and so every cached RL entry's key) are those it had before the option existed
+    cfg = OmegaConf.create({"algo": {"lr": 1e-4, "warmup_steps": None}})
+    assert select_fields(cfg, ("algo",), ("algo.warmup_steps",)) == {"algo": {"lr": 1e-4}}
+    cfg.algo.warmup_steps = 10
+    assert select_fields(cfg, ("algo",), ("algo.warmup_steps",)) == {"algo": {"lr": 1e-4, "warmup_steps": 10}}
+    k0, k1 = _keys(compose(["algo=ppo", "prm=both"])), _keys(compose(["algo=ppo", "prm=both", "algo.warmup_steps=10"]))
+    assert [s for s in k0 if k0[s] != k1[s]] == ["rl_baseline", "prm_collect", "prm_select", "prm_train", "rl", "eval"]
+
+
 class _T:
     stage = ""
 

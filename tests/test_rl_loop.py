@@ -107,7 +107,7 @@ def test_one_rl_step_by_its_named_steps(upstream, tmp_path):
     assert torch.equal(batch.logprobs, batch.ref_logprobs)
     assert batch.values is None  # GRPO has no critic
     # 6. update: the policy moves, the reference does not
-    stats = loop.update(ctx.cfg.algo, s, batch)
+    stats = loop.update(ctx.cfg.algo, s, batch, 0)
     assert any(not torch.equal(before[k], v) for k, v in s.policy.state_dict().items())
     assert all(torch.equal(before[k], v) for k, v in s.ref.state_dict().items())
     assert "losses/policy" in stats or any(k.startswith("losses/") for k in stats)
@@ -152,6 +152,13 @@ def test_dense_reward_terms_match_an_unpadded_prm_pass(upstream, tmp_path):
             expect[t] += 0.5 * float(out[len(r.prompt_ids) + t].clamp(-1, 1)) / len(r.lines)
         assert torch.allclose(terms[i], expect, atol=1e-5), i
         assert with_dense.dense_sum[i] == pytest.approx(float(expect.sum()), abs=1e-5)
+
+
+def test_learning_rate_warms_up_linearly_then_stays():
+    # by hand: peak 1e-4 over 4 updates -> 2.5e-5, 5e-5, 7.5e-5, 1e-4, then 1e-4; null = constant
+    got = [loop.learning_rate(1e-4, step, 4) for step in range(6)]
+    assert got == pytest.approx([2.5e-5, 5e-5, 7.5e-5, 1e-4, 1e-4, 1e-4])
+    assert [loop.learning_rate(1e-4, step, None) for step in range(3)] == [1e-4] * 3
 
 
 def test_step_clock_splits_a_step_into_its_phases(monkeypatch):

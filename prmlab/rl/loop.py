@@ -11,7 +11,8 @@
         4. select            dynamic sampling (oversample > 1): keep prompts_per_step groups,
                              those whose outcomes disagree first
         5. build the batch   old log-probs, reference log-probs, critic values      -> RolloutBatch
-        6. update            the algorithm's advantages and its clipped update
+        6. update            the algorithm's advantages and its clipped update, at the step's
+                             learning rate (algo.warmup_steps: linear warm-up, then constant)
         7. metrics           reward density, KL, lengths, losses, step times
         8. checkpoint        C evenly spaced policy (+ value) checkpoints; resume file
 
@@ -103,7 +104,7 @@ def train_rl(ctx, dense: Optional[DenseReward] = None, value_init=None,
         trained, varied = select_for_update(acfg, s, scored)  # 4
         clock.lap("other")
         batch = build_batch(acfg, s, trained)  # 5
-        stats = update(acfg, s, batch)  # 6
+        stats = update(acfg, s, batch, step)  # 6
         clock.lap("train")
         m = step_metrics(acfg, s, rollouts, verdicts, scored, batch, varied, stats, clock)  # 7
         ctx.tracker.log(m, step=step)
@@ -204,8 +205,18 @@ def build_batch(acfg, s: RLState, sc: Scored) -> RolloutBatch:
                         group_ids=sc.group_ids.to(sc.ids.device), prompt_len=sc.P, values=values, credit=sc.credit)
 
 
-def update(acfg, s: RLState, batch: RolloutBatch) -> dict:
-    """6. Advantages (and PPO's returns), then the algorithm's optimisation epochs."""
+def learning_rate(peak: float, step: int, warmup_steps: Optional[int]) -> float:
+    """The learning rate of update ``step`` (0-based): linear warm-up to ``peak`` over the first
+    ``warmup_steps`` updates (peak * (step + 1) / warmup_steps), then constant; constant if null."""
+    return peak * min(1.0, (step + 1) / warmup_steps) if warmup_steps else peak
+
+
+def update(acfg, s: RLState, batch: RolloutBatch, step: int) -> dict:
+    """6. Advantages (and PPO's returns), then the algorithm's optimisation epochs at this step's
+    learning rates (``learning_rate``: warm-up, then constant)."""
+    for opt, peak in ((s.opt, acfg.lr), (s.value_opt, acfg.value_lr)):
+        for g in opt.param_groups if opt is not None else ():
+            g["lr"] = learning_rate(peak, step, acfg.warmup_steps)
     advantages, returns = s.algo.compute_advantages(batch, acfg)
     s.policy.train()
     return s.algo.update(s.train_policy, s.opt, batch, advantages, returns, s.update_cfg,
