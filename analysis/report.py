@@ -412,17 +412,23 @@ def build_recipe_ablations(coll: Collection, runs: pd.DataFrame) -> Report:
     curves = _curves(coll)
     ev0 = "losses/explained_variance@0"  # the initial critic's explained variance (step 0)
     df = df.merge(figures.first_step_values(curves, ["losses/explained_variance"]), on="run_id", how="left")
+    # the hacking monitors (no_length_norm, no_neutral_label): rollout length and comment share, means over training
+    monitors = {"tokens": ("rollout/response_tokens", 0), "comment share": ("rollout/comment_line_frac", 3)}
+    df = df.merge(figures.training_means(curves, [m for m, _ in monitors.values()]), on="run_id", how="left")
+    extra = {t: v for t, v in {"step-0 explained var.": (ev0, 2), **monitors}.items() if v[0] in df}
     order = list(conf.ablations())
     order += [a for a in df["ablation"].unique() if a not in order]
     r.tables.append(tables.condition_table(
         df, by="ablation", order=order, columns=tables.pass_columns(df, cats=False), reference="none",
         name="recipe_ablations", title=f"Recipe departures ({method}), held-out pass@1 (%)",
-        extra={"step-0 explained var.": (ev0, 2)} if ev0 in df else None,
+        extra=extra or None,
         notes=["none: the paper's recipe; every other row switches on one named departure (conf/ablation/). "
                "Step-0 explained var.: the critic's explained variance of the returns at the first step, "
-               "before any update (mean over seeds)."]))
+               "before any update (mean over seeds). Tokens and comment share: the training rollouts' mean "
+               "response length and share of comment lines, means over steps and seeds (the hacking monitors)."]))
     r.figures.append(Figure("curves", "Training curves by recipe departure", figures.training_curves(
-        curves, df, ["reward/all_pass_rate", "reward/mean", "losses/explained_variance"], hue="ablation")))
+        curves, df, ["reward/all_pass_rate", "reward/mean", "losses/explained_variance", "rollout/response_tokens",
+                     "rollout/comment_line_frac"], hue="ablation")))
     base = df[df["ablation"] == "none"]
     for ab in order[1:]:
         g = df[df["ablation"] == ab]

@@ -24,7 +24,7 @@ EXPECTED = {
     "reward_weighting": (4 * 4, {"algo.name": "ppo", "prm.dense": True, **LONG}),
     "passrate_study": (2 * 2 * 2 * 2 * 3, {"sft.seed": 0}),  # reward x ablation (dynamic sampling) x algo x model x seed
     "noise": (8, {"algo.name": "ppo", "prm.dense": False, "prm.value_init": False, "sft.seed": 0, **LONG}),
-    "recipe_ablations": (6 * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0,
+    "recipe_ablations": (len(conf.ablations()) * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0,
                                  **LONG}),
     "credit": (9 * 4, {"sft.seed": 0, **LONG}),  # the arms of conf/arm/ x seed
     "credit_gradients": (2 * 4, {"sft.seed": 0, "gradients.enabled": True, **LONG}),
@@ -75,6 +75,12 @@ def test_experiment_file_composes_and_sweeps_its_seeds(name, compose):
     assert len(sweep_jobs(params)) == n_jobs
     for key, value in shared.items():
         assert OmegaConf.select(cfg, key) == value, key
+
+
+def test_recipe_ablations_sweeps_every_ablation_file(compose):
+    # the ablations are the files of conf/ablation/ (analysis.conf.ablations); the sweep lists them
+    cfg = compose(["experiment=recipe_ablations"], return_hydra_config=True)
+    assert cfg.hydra.sweeper.params.ablation.split(",") == list(conf.ablations())
 
 
 def test_every_swept_value_composes(compose):

@@ -122,12 +122,17 @@ def train_rl(ctx, dense: Optional[DenseReward] = None, value_init=None,
     return {**out, **clock.summary(ctx.name)}
 
 
+def drawn_prompts(problems: list[Problem], seed: int, step: int, n: int) -> list[Problem]:
+    """The n prompts (without replacement) that update ``step`` of run ``seed`` samples, before any
+    rank's share is taken: what benchmarks/rl_transfer.py replays to know which prompts RL saw."""
+    return random.Random(seed * 100003 + step).sample(problems, min(n, len(problems)))
+
+
 def draw_prompts(cfg, s: RLState, step: int) -> Draw:
     """1. The step's prompts, seeded by (seed, step) so a resumed run draws what an uninterrupted
     one draws; this rank keeps its contiguous share of the groups."""
     acfg = cfg.algo
-    rng = random.Random(cfg.seed * 100003 + step)
-    chosen = rng.sample(s.problems, min(acfg.prompts_per_step * acfg.oversample, len(s.problems)))
+    chosen = drawn_prompts(s.problems, cfg.seed, step, acfg.prompts_per_step * acfg.oversample)
     first = sum(len(D.shard(chosen, r, s.world)) for r in range(s.rank)) * acfg.group_size
     seeds = row_seeds(cfg.seed * 100003 + step, len(chosen) * acfg.group_size)
     chosen = D.shard(chosen, s.rank, s.world)
