@@ -106,8 +106,9 @@ def test_one_rl_step_by_its_named_steps(upstream, tmp_path):
     batch = loop.build_batch(ctx.cfg.algo, s, trained)
     assert torch.equal(batch.logprobs, batch.ref_logprobs)
     assert batch.values is None  # GRPO has no critic
-    # 6. update: the policy moves, the reference does not
-    stats = loop.update(ctx.cfg.algo, s, batch, 0)
+    # 6. update: the policy moves, the reference does not; the first of 4 warm-up updates runs at lr / 4
+    stats = loop.update(OmegaConf.merge(ctx.cfg.algo, {"warmup_steps": 4}), s, batch, 0)
+    assert s.opt.param_groups[0]["lr"] == pytest.approx(ctx.cfg.algo.lr / 4)
     assert any(not torch.equal(before[k], v) for k, v in s.policy.state_dict().items())
     assert all(torch.equal(before[k], v) for k, v in s.ref.state_dict().items())
     assert "losses/policy" in stats or any(k.startswith("losses/") for k in stats)
