@@ -593,6 +593,17 @@ def thread_counts(runs: pd.DataFrame) -> str:
                " (a rerun reproduces these results bitwise only at the same counts)"))
 
 
+def eval_split_note(runs: pd.DataFrame) -> str:
+    """A warning when the runs evaluated another split than the held-out test split (``eval.split``):
+    the tables' "held-out pass@1" then reads pass@1 on that split."""
+    col = "cfg.eval.split"
+    splits = sorted(set(runs[col].dropna())) if col in runs else []
+    if not splits or splits == ["test"]:
+        return ""
+    return (f"**Evaluated on split {', '.join(splits)} (`eval.split`), not the held-out test split: "
+            f"read every \"held-out pass@1\" below as pass@1 on that split.**")
+
+
 def machine() -> str:
     try:
         import torch
@@ -631,6 +642,9 @@ def write(report: Report, coll: Collection, out_dir: str | Path, *, commands: Se
     if coll.incomplete:
         lines += ["", f"**{len(coll.incomplete)} incomplete run(s), not in the tables:**", ""]
         lines += [f"- {i}" for i in coll.incomplete]
+    split = eval_split_note(runs)
+    if split:
+        lines.append(f"- {split}")
     threads = thread_counts(runs)
     if threads:
         lines.append(f"- {threads}")

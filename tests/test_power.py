@@ -76,6 +76,17 @@ def test_noise_report_tables_and_figure(tmp_path):
     assert "Torch threads" not in index  # records without the field: no line
 
 
+def test_report_flags_runs_evaluated_on_another_split_than_test():
+    from analysis import report
+
+    runs = _ppo_runs([(s, 0.2, None) for s in range(2)])
+    assert report.eval_split_note(runs) == ""  # no split recorded
+    runs["cfg.eval.split"] = "test"
+    assert report.eval_split_note(runs) == ""
+    runs["cfg.eval.split"] = "rl"
+    assert "Evaluated on split rl" in report.eval_split_note(runs)
+
+
 def test_report_names_the_thread_counts_and_flags_a_mixed_sweep():
     from analysis import report
 
