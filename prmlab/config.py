@@ -144,6 +144,10 @@ class PRMConfig:
     skip_neutral: bool = True  # only check prefixes that end on a code line (saves checks)
     samples_per_prompt: int = positive(4)  # N: responses per training prompt and checkpoint
     completions: int = positive(4)  # K: completions per prefix check (best-of-K)
+    # temperature of those K completions (null = algo.temperature, the responses' own). Neither paper states
+    # it; best-of-K stands in for an oracle, and at T = 1 the long tier's completions miscopy a constant
+    # almost always, so a correct prefix reads as not completable (docs/RESULTS.md)
+    completion_temperature: Optional[float] = positive(None)
     search: str = choice_of("binary", "prmlab.prm.label:SEARCH_MODES")  # binary | linear (labels every prefix; for checking monotonicity)
     # prompts used for collection (seeded choice from the rl split; null = all). 128 x N=4 x C=4 = 2048 responses
     # keeps prm_collect at a few minutes on 2 CPU cores; all 600 prompts cost ~5x that (docs/BENCHMARKS.md)
@@ -223,6 +227,9 @@ class Config:
     # verdicts, so not a cache key. Off by default: on 2 CPU cores the sandbox and the decode loop compete for
     # the same cores and the step got no faster (docs/BENCHMARKS.md); meant for decoding on a GPU.
     overlap: bool = False
+    # stop after this stage of the run's plan (null = the whole plan, up to eval); e.g. until=prm_collect
+    # computes the PRM data only (benchmarks/prm_regime.py reads it). Not a cache key.
+    until: Optional[str] = choice_of(None, "prmlab.stages:STAGES")
 
 
 def register_configs() -> None:

@@ -72,7 +72,7 @@ def run(cfg: DictConfig) -> dict:
         (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(resolved)))
     overrides = [o for o in hc.overrides.task]
     plan = build_plan(cfg)
-    tracker = Tracker(run_dir, cfg.logger if main_rank else None, config=resolved, group=cfg.experiment, job_type=plan[-2].stage.name,
+    tracker = Tracker(run_dir, cfg.logger if main_rank else None, config=resolved, group=cfg.experiment, job_type=[p for p in plan if p.stage.name != "eval"][-1].stage.name,
                       name=" ".join(overrides) or "default", tags=tuple(cfg.tags))
     runtime = None
     exit_code = 1
@@ -82,9 +82,8 @@ def run(cfg: DictConfig) -> dict:
         if not main_rank:
             exit_code = 0
             return {}
-        eval_dir = results[-1].path
-        if (eval_dir / SAMPLES_FILE).is_file():
-            shutil.copyfile(eval_dir / SAMPLES_FILE, run_dir / SAMPLES_FILE)
+        if results[-1].name == "eval" and (results[-1].path / SAMPLES_FILE).is_file():  # ``until`` may stop before eval
+            shutil.copyfile(results[-1].path / SAMPLES_FILE, run_dir / SAMPLES_FILE)
         summary = {"overrides": overrides, "experiment": cfg.experiment, "seed": cfg.seed,
                    "wall_time_s": time.time() - t0,
                    "stages": {r.name: {"status": r.status, "key": r.key, "seconds": round(r.seconds, 2),

@@ -45,7 +45,8 @@ STAGES: dict[str, Stage] = {
         Stage("prm_collect", 1,
               ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",
                "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
-              + SANDBOX_READS, _lazy("prmlab.prm.collect:prm_collect_stage")),
+              + SANDBOX_READS, _lazy("prmlab.prm.collect:prm_collect_stage"),
+              optional_reads=("prm.completion_temperature",)),
         Stage("prm_select", 1, ("strategy",), _lazy("prmlab.prm.select:prm_select_stage"),
               optional_reads=("prm.empty_selection",)),
         Stage("prm_train", 1,
@@ -69,8 +70,16 @@ def uses_prm(cfg) -> bool:
 
 
 def build_plan(cfg) -> list[PlannedStage]:
-    """The stages ``cfg`` needs, in order. A stage's inputs are named by the upstream stage they
-    come from (``ctx.inputs["rl_baseline"]``), except eval's ``policy``, the stage it evaluates."""
+    """The stages ``cfg`` needs, in order, up to and including ``cfg.until`` when it is set."""
+    plan = full_plan(cfg)
+    until = cfg.get("until")
+    names = [p.stage.name for p in plan]
+    return plan if until is None else plan[: names.index(until) + 1]
+
+
+def full_plan(cfg) -> list[PlannedStage]:
+    """Every stage ``cfg`` needs, in order, ending with eval. A stage's inputs are named by the upstream
+    stage they come from (``ctx.inputs["rl_baseline"]``), except eval's ``policy``, the stage it evaluates."""
     P = lambda name, *ups, **inputs: PlannedStage(STAGES[name], {**{u: u for u in ups}, **inputs})  # noqa: E731
     plan = [P("tasks"), P("sft", "tasks")]
     policy = "sft"

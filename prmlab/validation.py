@@ -325,6 +325,17 @@ def _prm(cfg) -> None:
 
 
 @cross_check
+def _until(cfg) -> None:
+    if cfg.get("until") is None:
+        return
+    from prmlab.stages import full_plan  # the stage table imports no torch; only this check needs it
+
+    names = [p.stage.name for p in full_plan(cfg)]
+    if cfg.until not in names:
+        raise invalid("until", cfg.until, f"a stage of this run's plan: one of {', '.join(names)}")
+
+
+@cross_check
 def _reward(cfg) -> None:
     r = cfg.reward
     if r.name == "binary" and not r.pass_value > r.fail_value:

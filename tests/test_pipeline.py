@@ -52,6 +52,25 @@ def test_plan_depends_on_algo_and_prm(compose):
     assert [p.stage.name for p in plan] == full and plan[-1].inputs["policy"] == "rl"
 
 
+def test_until_stops_the_plan_after_its_stage_and_keeps_the_keys(compose):
+    from prmlab.errors import ConfigError
+    from prmlab.validation import validate
+
+    full = _keys(compose())
+    cut = compose(["until=prm_collect"])
+    validate(cut)
+    assert [p.stage.name for p in build_plan(cut)] == ["tasks", "sft", "rl_baseline", "prm_collect"]
+    assert _keys(cut) == {k: v for k, v in full.items() if k in ("tasks", "sft", "rl_baseline", "prm_collect")}
+    with pytest.raises(ConfigError, match="until.*a stage of this run's plan: one of tasks, sft, eval"):
+        validate(compose(["algo=none", "until=rl"]))
+
+
+def test_completion_temperature_enters_prm_collect_key_only_when_set(compose):
+    k0, k1 = _keys(compose()), _keys(compose(["prm.completion_temperature=0.5"]))
+    assert [s for s in k0 if k0[s] != k1[s]] == ["prm_collect", "prm_select", "prm_train", "rl", "eval"]
+    assert _keys(compose(["prm.completion_temperature=null"])) == k0
+
+
 def test_stage_key_is_stable_and_version_sensitive():
     st = Stage("x", 1, ("a",), lambda ctx: None)
     assert stage_key(st, {"a": 1}, {}) == stage_key(st, {"a": 1}, {})

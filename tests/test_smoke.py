@@ -90,6 +90,21 @@ def test_critic_free_algorithm_runs_the_default_prm_pipeline(tmp_path):
     assert "rl" in summary["stages"] and "prm_train" in summary["stages"]
 
 
+def test_until_stops_after_prm_collect_and_its_entry_feeds_prm_regime(tmp_path):
+    """until=prm_collect computes the PRM data only (here at another completion temperature), and
+    benchmarks/prm_regime.py reads the entry it wrote."""
+    r = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "until=prm_collect", "prm.completion_temperature=0.5")
+    assert r.returncode == 0, r.stderr[-3000:]
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert list(summary["stages"]) == ["tasks", "sft", "rl_baseline", "prm_collect"]
+    assert not (tmp_path / "run" / "samples.jsonl").exists() and "held-out" not in r.stdout
+    entry = summary["stages"]["prm_collect"]["path"]
+    regime = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "prm_regime.py"), entry],
+                            capture_output=True, text=True, timeout=120)
+    assert regime.returncode == 0, regime.stderr
+    assert regime.stdout.splitlines()[1].startswith("all")
+
+
 @pytest.mark.parametrize("algo,arm", [("grpo", "step_credit"), ("rloo", "shaped_credit")])
 def test_completability_credit_runs_the_prm_chain(tmp_path, algo, arm):
     """prm.credit: the PRM chain runs from the critic-free baseline, and the rl stage logs its credit."""

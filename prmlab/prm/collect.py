@@ -6,8 +6,9 @@ failing ones with ``label.label_responses``. A prefix check continues *the respo
 up to and including the line-end token of line m (not a re-tokenisation of the prefix text: a BPE
 tokenizer merges the newline with the next line's indentation, and re-tokenising would hand the
 model a token sequence it never produced). K completions are sampled from the same checkpoint at
-the RL sampling settings, executed as ``code_prefix + prefix + completion``, and the prefix is
-completable when any passes all tests (best-of-K).
+the RL sampling settings (at ``prm.completion_temperature`` when set: the papers leave it open),
+executed as ``code_prefix + prefix + completion``, and the prefix is completable when any passes
+all tests (best-of-K).
 
 All prefix checks of a search round, over all responses of the checkpoint, go to the sampler and
 the sandbox as one batch. Cost counters per response: prefix checks, completions, executions
@@ -16,6 +17,7 @@ Output: ``labels.jsonl`` (schema: ``prmlab.types.LabeledResponse``, file format 
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 from collections import Counter
@@ -39,6 +41,9 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
     policy = load_policy(policy_dir, runtime.device, runtime.dtype).eval()
     params = SamplingParams(acfg.temperature, acfg.top_p, acfg.top_k, acfg.max_new_tokens, batch_size=512,
                             fast=runtime.fast_sampler)
+    # the prefix checks' completions: the same settings, at prm.completion_temperature when it is set
+    t_c = pcfg.get("completion_temperature")
+    comp_params = params if t_c is None else dataclasses.replace(params, temperature=t_c)
     gen = torch.Generator(device=runtime.device).manual_seed(seed * 7919 + c)
     reps = [p for p in problems for _ in range(pcfg.samples_per_prompt)]
     execution = runtime.execution()  # each response runs its tests while the rest decode
@@ -62,7 +67,7 @@ def collect_checkpoint(c: int, policy_dir, problems, cfg, runtime, seed: int) ->
                 heads.append(head)
         bar.total = (bar.total or 0) + len(prompts)
         runs = runtime.execution()
-        comps = sample(policy, tokenizer, prompts, params, stops=[p.stop for p in probs], generator=gen, progress=bar,
+        comps = sample(policy, tokenizer, prompts, comp_params, stops=[p.stop for p in probs], generator=gen, progress=bar,
                        on_rollout=runs.feed(probs, heads))
         vs = runs.verdicts()
         out = []

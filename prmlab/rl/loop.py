@@ -221,7 +221,7 @@ def update(acfg, s: RLState, batch: RolloutBatch, step: int) -> dict:
     learning rates (``learning_rate``: warm-up, then constant)."""
     for opt, peak in ((s.opt, acfg.lr), (s.value_opt, acfg.value_lr)):
         for g in opt.param_groups if opt is not None else ():
-            g["lr"] = learning_rate(peak, step, acfg.warmup_steps)
+            g["lr"] = learning_rate(peak, step, acfg.get("warmup_steps"))  # null: not in the stage's fields
     advantages, returns = s.algo.compute_advantages(batch, acfg)
     s.policy.train()
     return s.algo.update(s.train_policy, s.opt, batch, advantages, returns, s.update_cfg,
