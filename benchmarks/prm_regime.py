@@ -11,7 +11,10 @@ style (contest, nl2alg):
 * prompts by the PRM paper's category (Easy: every response Correct, Hard: every response Wrong,
   i.e. no response passes and none has a completable prefix, Medium: the rest), and the share of
   failing responses that sit on Hard prompts;
-* for revised responses, the median position of the first error (m* / M, lines).
+* for revised responses, the median position of the first error (m* / M, lines);
+* for failing responses, how many leading lines equal the problem's reference: the share with at
+  least one (such a prefix is completable, since the reference completes it, so a perfect oracle
+  would call the response revised whatever best-of-K finds) and the median count.
 
     python benchmarks/prm_regime.py CACHE_DIR/prm_collect/KEY
 """
@@ -24,6 +27,7 @@ import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -50,19 +54,37 @@ def _upstream(entry: Path, stage: str) -> Path:
     return recorded if recorded.is_dir() else entry.parent.parent / stage / recorded.name
 
 
-def regime(recs: list[LabeledResponse]) -> dict:
-    """The regime figures of one slice of labelled responses (shares in percent, NaN when empty)."""
+def reference_prefix_lines(r: LabeledResponse, reference: Optional[str]) -> Optional[int]:
+    """How many leading lines of the response equal the reference's (trailing spaces ignored); None
+    without a reference. Such a prefix is completable (the reference completes it), whatever best-of-K
+    finds."""
+    if reference is None:
+        return None
+    ref = reference.rstrip("\n").split("\n")
+    k = 0
+    while k < min(len(ref), len(r.lines)) and r.lines[k].rstrip() == ref[k].rstrip():
+        k += 1
+    return k
+
+
+def regime(recs: list[LabeledResponse], problems: Optional[dict[str, Problem]] = None) -> dict:
+    """The regime figures of one slice of labelled responses (shares in percent, NaN when empty).
+    With ``problems``, also the reference-prefix figures of the failing responses."""
     pct = lambda k, n: 100 * k / n if n else math.nan  # noqa: E731
     failing = [r for r in recs if r.category != "correct"]
     revised = [r for r in failing if r.category == "revised"]
     prompts = {r.problem_id: r.prompt_category for r in recs}  # filled by prm_collect from all of a prompt's responses
     pos = [r.m_star / len(r.lines) for r in revised if r.m_star > 0]
+    refs = {pid: p.reference for pid, p in (problems or {}).items()}
+    ref = [k for r in failing if (k := reference_prefix_lines(r, refs.get(r.problem_id))) is not None]
     return {"responses": len(recs), "pass_pct": pct(len(recs) - len(failing), len(recs)), "failing": len(failing),
             "revised_pct": pct(len(revised), len(failing)),
             "mstar_positive_pct": pct(sum(r.m_star > 0 for r in failing), len(failing)),
             "prompts": len(prompts), **{f"prompts_{c}": list(prompts.values()).count(c) for c in ("easy", "medium", "hard")},
             "failing_on_hard_pct": pct(sum(r.prompt_category == "hard" for r in failing), len(failing)),
-            "first_error_position": statistics.median(pos) if pos else math.nan}
+            "first_error_position": statistics.median(pos) if pos else math.nan,
+            "reference_prefix_pct": pct(sum(k > 0 for k in ref), len(ref)),
+            "reference_prefix_lines": statistics.median(ref) if ref else math.nan}
 
 
 def slices(recs: list[LabeledResponse], problems: dict[str, Problem]) -> dict[str, dict]:
@@ -72,13 +94,15 @@ def slices(recs: list[LabeledResponse], problems: dict[str, Problem]) -> dict[st
         p = problems[r.problem_id]
         for name in (tier_of(p), p.category, f"{tier_of(p)}/{p.category}"):
             groups[name].append(r)
-    return {"all": regime(recs), **{n: regime(groups[n]) for n in sorted(groups, key=lambda n: ("/" in n, n))}}
+    return {"all": regime(recs, problems),
+            **{n: regime(groups[n], problems) for n in sorted(groups, key=lambda n: ("/" in n, n))}}
 
 
 _COLUMNS = (("responses", "resp", "6d"), ("pass_pct", "pass%", "6.1f"), ("failing", "fail", "6d"),
             ("revised_pct", "rev%", "6.1f"), ("mstar_positive_pct", "m*>0%", "6.1f"), ("prompts", "prm", "5d"),
             ("prompts_easy", "easy", "5d"), ("prompts_medium", "med", "5d"), ("prompts_hard", "hard", "5d"),
-            ("failing_on_hard_pct", "onH%", "6.1f"), ("first_error_position", "m*/M", "6.2f"))
+            ("failing_on_hard_pct", "onH%", "6.1f"), ("first_error_position", "m*/M", "6.2f"),
+            ("reference_prefix_pct", "refP%", "6.1f"), ("reference_prefix_lines", "refL", "5.1f"))
 
 
 def main() -> None:
@@ -96,7 +120,9 @@ def main() -> None:
     for name, row in rows.items():
         print(f"{name:16s}" + "".join(format(row[key], fmt) for key, _, fmt in _COLUMNS))
     print("rev% = revised share of failing responses (m*>0% is the same count under binary search); onH% = share of"
-          " failing responses on Hard prompts; m*/M = median share of a revised response's lines before its first error")
+          " failing responses on Hard prompts; m*/M = median share of a revised response's lines before its first error;"
+          " refP% = share of failing responses whose first line(s) equal the reference's (a prefix the reference"
+          " completes: a perfect oracle would call them revised), refL = median count of such leading lines")
 
 
 if __name__ == "__main__":

@@ -63,6 +63,18 @@ def test_regime_figures_by_hand():
                          *{f"{tier_of(p)}/{p.category}" for p in problems.values()}}
 
 
+def test_reference_prefix_by_hand():
+    problems, long_id, _ = _suite()
+    ref = problems[long_id].reference.rstrip("\n").split("\n")
+    right_then_wrong = _rec(long_id, "wrong", 5, 0)
+    right_then_wrong.lines = ref[:2] + ["    oops = 0"] + ref[3:5]
+    assert prm_regime.reference_prefix_lines(right_then_wrong, problems[long_id].reference) == 2
+    assert prm_regime.reference_prefix_lines(right_then_wrong, None) is None
+    row = prm_regime.regime([right_then_wrong, _rec(long_id, "wrong", 5, 0)], problems)
+    assert row["reference_prefix_pct"] == 50.0 and row["reference_prefix_lines"] == 1.0  # median of 2 and 0
+    assert math.isnan(prm_regime.regime([right_then_wrong])["reference_prefix_pct"])  # no problems given
+
+
 def _entry(tmp_path: Path, problems: dict, records: list) -> Path:
     tasks = tmp_path / "cache" / "tasks" / "k1"
     tasks.mkdir(parents=True)
@@ -81,7 +93,8 @@ def test_cli_prints_the_table_and_refuses_a_non_entry(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), str(entry)], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     first = next(line for line in out.stdout.splitlines() if line.startswith("all "))
-    assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50"]
+    # no failing response starts like its reference ("x = 1" lines): refP% 0, refL 0
+    assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50", "0.0", "0.0"]
     bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected a prm_collect cache entry" in bad.stderr
     (entry / "manifest.json").unlink()
