@@ -21,7 +21,6 @@ style (contest, nl2alg):
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -32,7 +31,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prmlab.errors import PrmlabError  # noqa: E402
-from prmlab.layout import LABELS_FILE, PROBLEMS_FILE  # noqa: E402
+from prmlab.layout import LABELS_FILE, PROBLEMS_FILE, input_entry  # noqa: E402
 from prmlab.prm.data import read_labeled_jsonl  # noqa: E402
 from prmlab.tasks import read_problems  # noqa: E402
 from prmlab.tasks.synthetic import tier_of  # noqa: E402
@@ -42,16 +41,6 @@ from prmlab.types import LabeledResponse, Problem  # noqa: E402
 def _fail(message: str) -> None:
     print(f"prm_regime: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def _upstream(entry: Path, stage: str) -> Path:
-    """The cache entry of ``stage`` that ``entry``'s manifest names as an input: the recorded path
-    if it still exists, else the entry of the same key beside ``entry`` (a cache copied elsewhere)."""
-    inputs = json.loads((entry / "manifest.json").read_text()).get("inputs", {})
-    if stage not in inputs:
-        _fail(f"{entry}'s manifest names no {stage} input")
-    recorded = Path(inputs[stage])
-    return recorded if recorded.is_dir() else entry.parent.parent / stage / recorded.name
 
 
 def reference_prefix_lines(r: LabeledResponse, reference: Optional[str]) -> Optional[int]:
@@ -112,7 +101,7 @@ def main() -> None:
     if not (args.entry / LABELS_FILE).is_file():
         _fail(f"{args.entry} holds no {LABELS_FILE}: expected a prm_collect cache entry")
     try:
-        problems = {p.id: p for p in read_problems(_upstream(args.entry, "tasks") / PROBLEMS_FILE)}
+        problems = {p.id: p for p in read_problems(input_entry(args.entry, "tasks") / PROBLEMS_FILE)}
         rows = slices(read_labeled_jsonl(args.entry / LABELS_FILE), problems)
     except (PrmlabError, OSError, ValueError) as e:  # a missing or malformed file names itself (and its line)
         _fail(str(e))

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.stats import mean_ci  # noqa: E402
 from prmlab.errors import PrmlabError  # noqa: E402
-from prmlab.layout import PROBLEMS_FILE, SAMPLES_FILE  # noqa: E402
+from prmlab.layout import PROBLEMS_FILE, SAMPLES_FILE, input_entry, read_manifest  # noqa: E402
 from prmlab.rl.loop import drawn_prompts  # noqa: E402
 from prmlab.tasks import rl_problems  # noqa: E402
 
@@ -44,28 +44,6 @@ _EVAL_ENTRY = re.compile(r"stage eval: (?:computed in [0-9.]+s -> |reused cache 
 def _fail(message: str) -> None:
     print(f"rl_transfer: {message}", file=sys.stderr)
     sys.exit(2)
-
-
-def _manifest(entry: Path) -> dict:
-    path = entry / "manifest.json"
-    if not path.is_file():
-        raise PrmlabError(f"{entry}: no manifest.json (expected a cache entry)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise PrmlabError(f"{path}: not JSON ({e})") from e
-
-
-def _input(entry: Path, manifest: dict, name: str) -> Path:
-    """Input ``name`` of a cache entry: the recorded path, else the same key beside ``entry``
-    (a cache copied elsewhere)."""
-    recorded = manifest.get("inputs", {}).get(name)
-    if recorded is None:
-        raise PrmlabError(f"{entry}'s manifest names no {name} input")
-    recorded = Path(recorded)
-    if recorded.is_dir():
-        return recorded
-    return entry.parent.parent / recorded.parent.name / recorded.name
 
 
 def eval_entry(path: Path) -> Path:
@@ -133,18 +111,17 @@ def load(paths: list[Path]) -> list[dict]:
     sft_by_seed, rl_evals = {}, []
     for p in paths:
         entry = eval_entry(p)
-        m = _manifest(entry)
+        m = read_manifest(entry)
         if m.get("stage") != "eval":
             raise PrmlabError(f"{entry}: a {m.get('stage')} entry, expected an eval entry")
         if m["fields"]["eval"]["split"] != "rl":
             raise PrmlabError(f"{entry}: evaluates split {m['fields']['eval']['split']!r}; "
                               "this needs eval.split=rl (the prompts RL trained on)")
-        policy = _input(entry, m, "policy")
-        policy_m = _manifest(policy)
+        policy_m = read_manifest(input_entry(entry, "policy"))
         if policy_m["stage"] == "sft":
             sft_by_seed[m["fields"]["seed"]] = entry
         else:
-            rl_evals.append((m["fields"]["seed"], entry, _input(entry, m, "tasks"), policy_m))
+            rl_evals.append((m["fields"]["seed"], entry, input_entry(entry, "tasks"), policy_m))
     rows = []
     for seed, entry, tasks, policy_m in sorted(rl_evals, key=lambda t: t[0]):
         if seed not in sft_by_seed:

@@ -13,10 +13,16 @@ stage → inputs → files is in docs/DESIGN.md ("Stages and their cache entries
     prm_train    prm/  (scalar-head model + tokenizer + prm_meta.json)  metrics.json  calibration.json
     eval         samples.jsonl
     gradients    gradients.jsonl  groups.jsonl
+
+Every entry also holds ``manifest.json`` (``read_manifest``), which names its upstream entries
+(``input_entry``).
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+from prmlab.errors import PrmlabError
 
 PROBLEMS_FILE = "problems.jsonl"
 POLICY_DIR = "policy"
@@ -54,3 +60,29 @@ def checkpoint_dirs(entry: Path) -> list[Path]:
 def prm_dir(entry: Path) -> Path:
     """The trained PRM of a prm_train entry."""
     return entry / PRM_DIR
+
+
+MANIFEST_FILE = "manifest.json"
+
+
+def read_manifest(entry: Path) -> dict:
+    """A cache entry's manifest (stage, key, fields, inputs, summary); a missing or malformed one
+    raises ``PrmlabError`` naming it."""
+    path = entry / MANIFEST_FILE
+    if not path.is_file():
+        raise PrmlabError(f"{entry}: no {MANIFEST_FILE} (expected a cache entry)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise PrmlabError(f"{path}: not JSON ({e})") from e
+
+
+def input_entry(entry: Path, name: str) -> Path:
+    """The cache entry that ``entry``'s manifest names as its input ``name``: the recorded path when
+    it still exists, else the entry of the same stage and key beside ``entry`` (a cache copied or
+    moved elsewhere)."""
+    recorded = read_manifest(entry).get("inputs", {}).get(name)
+    if recorded is None:
+        raise PrmlabError(f"{entry}'s manifest names no {name} input")
+    recorded = Path(recorded)
+    return recorded if recorded.is_dir() else entry.parent.parent / recorded.parent.name / recorded.name

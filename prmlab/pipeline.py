@@ -33,9 +33,9 @@ from typing import Any, Callable, Optional
 from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
-log = logging.getLogger(__name__)
+from prmlab.layout import MANIFEST_FILE as MANIFEST
 
-MANIFEST = "manifest.json"
+log = logging.getLogger(__name__)
 
 
 @dataclass
