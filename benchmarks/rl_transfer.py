@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.stats import mean_ci  # noqa: E402
 from prmlab.errors import PrmlabError  # noqa: E402
-from prmlab.layout import PROBLEMS_FILE, SAMPLES_FILE, input_entry, read_manifest  # noqa: E402
+from prmlab.layout import MANIFEST_FILE, PROBLEMS_FILE, SAMPLES_FILE, input_entry, read_manifest  # noqa: E402
 from prmlab.rl.loop import drawn_prompts  # noqa: E402
 from prmlab.tasks import rl_problems  # noqa: E402
 
@@ -48,11 +48,11 @@ def _fail(message: str) -> None:
 
 def eval_entry(path: Path) -> Path:
     """An eval cache entry, given one or a run dir whose run.log names it."""
-    if (path / "manifest.json").is_file():
+    if (path / MANIFEST_FILE).is_file():
         return path
     log = path / "run.log"
     if not log.is_file():
-        raise PrmlabError(f"{path}: neither an eval cache entry (manifest.json) nor a run dir (run.log)")
+        raise PrmlabError(f"{path}: neither an eval cache entry ({MANIFEST_FILE}) nor a run dir (run.log)")
     found = _EVAL_ENTRY.findall(log.read_text())
     if not found:
         raise PrmlabError(f"{log}: names no eval cache entry (did the run reach its eval stage?)")

@@ -23,6 +23,8 @@ from prmlab.pipeline import PlannedStage, Stage
 SANDBOX_READS = ("sandbox.test_timeout", "sandbox.program_timeout", "sandbox.memory_mb", "sandbox.float_tol",
                  "sandbox.max_result_bytes", "sandbox.max_processes", "sandbox.file_size_mb", "sandbox.open_files")
 ROLLOUT_READS = ("algo", "reward", "seed") + SANDBOX_READS
+# options of the ``algo`` group added later with a null default: left out of the key while null
+ROLLOUT_OPTIONAL = ("algo.warmup_steps",)
 
 
 def _lazy(target: str) -> Callable:
@@ -41,7 +43,7 @@ STAGES: dict[str, Stage] = {
         Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage")),
         Stage("sft", 1, ("model", "sft"), _lazy("prmlab.sft:sft_stage")),  # sft.seed defaults to seed
         Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.rl.stages:rl_baseline_stage"), distributed=True,
-              optional_reads=("algo.warmup_steps",)),
+              optional_reads=ROLLOUT_OPTIONAL),
         Stage("prm_collect", 1,
               ("prm.samples_per_prompt", "prm.completions", "prm.search", "prm.max_prompts", "prm.neutral_label", "prm.skip_neutral",
                "algo.n_checkpoints", "algo.max_new_tokens", "algo.temperature", "algo.top_p", "algo.top_k", "seed")
@@ -57,9 +59,9 @@ STAGES: dict[str, Stage] = {
               ROLLOUT_READS + ("prm.dense", "prm.value_init", "prm.lambda_fail", "prm.lambda_pass", "prm.length_norm",
                               "prm.dense_norm", "prm.value_scale"),
               _lazy("prmlab.rl.stages:rl_stage"), distributed=True,
-              optional_reads=("prm.credit", "prm.credit_coef", "algo.warmup_steps")),
+              optional_reads=("prm.credit", "prm.credit_coef") + ROLLOUT_OPTIONAL),
         Stage("gradients", 1, ("gradients", "algo", "seed") + SANDBOX_READS,
-              _lazy("prmlab.gradients:gradients_stage"), optional_reads=("prm.credit_coef", "algo.warmup_steps")),
+              _lazy("prmlab.gradients:gradients_stage"), optional_reads=("prm.credit_coef",) + ROLLOUT_OPTIONAL),
         Stage("eval", 1, ("eval", "seed") + SANDBOX_READS, _lazy("prmlab.evaluate:eval_stage")),
     ]
 }
