@@ -438,9 +438,23 @@ def build_recipe_ablations(coll: Collection, runs: pd.DataFrame) -> Report:
     return r
 
 
+SPLIT_TITLE = {"test": "held-out pass@1 (%)", "rl": "pass@1 (%) on the RL prompts (`eval.split=rl`)"}
+
+
+def by_split(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """The runs of each evaluated split (``cfg.eval.split``), the held-out test split first; records
+    without the field count as test (the default)."""
+    col = "cfg.eval.split"
+    split = df[col].fillna("test") if col in df else pd.Series("test", index=df.index)
+    names = sorted(split.unique(), key=lambda v: (v != "test", v))
+    return [(v, df[split == v]) for v in names]
+
+
 def build_credit(coll: Collection, runs: pd.DataFrame) -> Report:
     """Completability credit (prm.credit) head to head with binary, pass-rate and PRM-PPO, by arm
-    (conf/arm/; rows in the order of the experiment's sweep)."""
+    (conf/arm/; rows in the order of the experiment's sweep), once per evaluated split: the held-out
+    test split (the papers' protocol) and the RL prompts (what each reward teaches where it trains;
+    on this testbed little of it transfers, docs/RESULTS.md)."""
     r = Report("credit")
     df = tables.with_labels(runs)
     if df.empty or "arm" not in df:
@@ -453,42 +467,47 @@ def build_credit(coll: Collection, runs: pd.DataFrame) -> Report:
     order += [a for a in df["arm"].dropna().unique() if a not in order]
     extra = {"groups with signal": ("reward/nonzero_group_var_frac", 2), "rollouts with gradient": ("losses/nonzero_adv_frac", 2),
              "tokens": ("rollout/response_tokens", 0), "comment share": ("rollout/comment_line_frac", 3)}
+    for split, d in by_split(df):
+        sfx, tag = ("", "") if split == "test" else (f"_{split}", f"[{split} split] ")
+        r.tables.append(tables.condition_table(
+            d, by="arm", order=order, columns=tables.pass_columns(d, cats=False), reference="ppo_prm",
+            name=f"credit{sfx}", title=f"Completability credit vs binary, pass-rate and PRM-PPO: {SPLIT_TITLE.get(split, split)}",
+            extra={t: v for t, v in extra.items() if v[0] in d},
+            notes=["Arms: conf/arm/. *_step: prm.credit=step, *_shaped: prm.credit=shaped (prmlab/prm/credit.py); "
+                   "ppo_prm: PPO + DenseReward + ValueInit. Extra columns are means over training steps and seeds: "
+                   "groups with signal = reward/nonzero_group_var_frac (outcome reward), rollouts with gradient = "
+                   "losses/nonzero_adv_frac (non-zero advantage, credit included)."]))
+        arm = lambda name, d=d: d[d["arm"] == name]  # noqa: E731
+        for algo in ("grpo", "rloo"):
+            base = arm(f"{algo}_binary")
+            for v, what in (("step", "step credit"), ("shaped", "shaped reward")):
+                g = arm(f"{algo}_{v}")
+                if g.empty:
+                    continue
+                if not base.empty:
+                    r.claims.append(_claim(f"{tag}{algo.upper()} + completability {what} beats binary {algo.upper()} "
+                                           "(this experiment's hypothesis; no paper states it)", g, base, tables.PASS1, +1,
+                                           what=f"{algo}_{v} − {algo}_binary"))
+                if not arm("ppo_prm").empty:
+                    r.claims.append(_claim(f"{tag}{algo.upper()} + completability {what} vs PRM-PPO (no direction expected)",
+                                           g, arm("ppo_prm"), tables.PASS1, 0, what=f"{algo}_{v} − ppo_prm"))
+            if not base.empty and not arm(f"{algo}_pass_rate").empty:
+                r.claims.append(_claim(f"{tag}{algo.upper()}: pass-rate reward does not reliably beat binary (pass-rate study)",
+                                       arm(f"{algo}_pass_rate"), base, tables.PASS1, NOT_BETTER,
+                                       what=f"{algo}_pass_rate − {algo}_binary"))
+    test = by_split(df)[0][1]
+    edges = figures.config_edges(test)
     r.tables.append(tables.condition_table(
-        df, by="arm", order=order, columns=tables.pass_columns(df, cats=False), reference="ppo_prm", name="credit",
-        title="Completability credit vs binary, pass-rate and PRM-PPO: held-out pass@1 (%)",
-        extra={t: v for t, v in extra.items() if v[0] in df},
-        notes=["Arms: conf/arm/. *_step: prm.credit=step, *_shaped: prm.credit=shaped (prmlab/prm/credit.py); "
-               "ppo_prm: PPO + DenseReward + ValueInit. Extra columns are means over training steps and seeds: "
-               "groups with signal = reward/nonzero_group_var_frac (outcome reward), rollouts with gradient = "
-               "losses/nonzero_adv_frac (non-zero advantage, credit included)."]))
-    edges = figures.config_edges(df)
-    r.tables.append(tables.condition_table(
-        df, by="arm", order=order, columns={b: f"{tables.PASS1}/len_{b}" for b in figures.length_buckets(edges)},
-        name="credit_length", title="Completability credit: held-out pass@1 (%) by response length (tokens)"))
+        test, by="arm", order=order, columns={b: f"{tables.PASS1}/len_{b}" for b in figures.length_buckets(edges)},
+        name="credit_length", title="Completability credit: pass@1 (%) by response length (tokens), "
+                                    f"{SPLIT_TITLE.get(by_split(df)[0][0], 'first split')}"))
+    train = test.drop_duplicates("stage.rl.key") if "stage.rl.key" in test else test  # one curve per training run
     r.figures += [
         Figure("curves", "Training curves by arm", figures.training_curves(
-            curves, df, ["reward/all_pass_rate", "reward/mean", "losses/nonzero_adv_frac"], hue="arm")),
+            curves, train, ["reward/all_pass_rate", "reward/mean", "losses/nonzero_adv_frac"], hue="arm")),
         Figure("hacking_monitors", "Response length and comment share by arm",
-               figures.hacking_monitors(curves, df, hue="arm")),
+               figures.hacking_monitors(curves, train, hue="arm")),
     ]
-    arm = lambda name: df[df["arm"] == name]  # noqa: E731
-    for algo in ("grpo", "rloo"):
-        base = arm(f"{algo}_binary")
-        for v, what in (("step", "step credit"), ("shaped", "shaped reward")):
-            g = arm(f"{algo}_{v}")
-            if g.empty:
-                continue
-            if not base.empty:
-                r.claims.append(_claim(f"{algo.upper()} + completability {what} beats binary {algo.upper()} "
-                                       "(this experiment's hypothesis; no paper states it)", g, base, tables.PASS1, +1,
-                                       what=f"{algo}_{v} − {algo}_binary"))
-            if not arm("ppo_prm").empty:
-                r.claims.append(_claim(f"{algo.upper()} + completability {what} vs PRM-PPO (no direction expected)",
-                                       g, arm("ppo_prm"), tables.PASS1, 0, what=f"{algo}_{v} − ppo_prm"))
-        if not base.empty and not arm(f"{algo}_pass_rate").empty:
-            r.claims.append(_claim(f"{algo.upper()}: pass-rate reward does not reliably beat binary (pass-rate study)",
-                                   arm(f"{algo}_pass_rate"), base, tables.PASS1, NOT_BETTER,
-                                   what=f"{algo}_pass_rate − {algo}_binary"))
     return r
 
 
@@ -595,11 +614,15 @@ def thread_counts(runs: pd.DataFrame) -> str:
 
 def eval_split_note(runs: pd.DataFrame) -> str:
     """A warning when the runs evaluated another split than the held-out test split (``eval.split``):
-    the tables' "held-out pass@1" then reads pass@1 on that split."""
+    with one split, the tables' "held-out pass@1" then reads pass@1 on that split; with several, each
+    table says which split it reads."""
     col = "cfg.eval.split"
     splits = sorted(set(runs[col].dropna())) if col in runs else []
     if not splits or splits == ["test"]:
         return ""
+    if len(splits) > 1:
+        return (f"Evaluated on the splits {', '.join(splits)} (`eval.split`): each table's title says which split "
+                "it reads; claims on a split other than test are marked with it.")
     return (f"**Evaluated on split {', '.join(splits)} (`eval.split`), not the held-out test split: "
             f"read every \"held-out pass@1\" below as pass@1 on that split.**")
 

@@ -26,7 +26,7 @@ EXPECTED = {
     "noise": (8, {"algo.name": "ppo", "prm.dense": False, "prm.value_init": False, "sft.seed": 0, **LONG}),
     "recipe_ablations": (len(conf.ablations()) * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0,
                                  **LONG}),
-    "credit": (9 * 4, {"sft.seed": 0, **LONG}),  # the arms of conf/arm/ x seed
+    "credit": (2 * 9 * 4, {"sft.seed": 0, **LONG}),  # eval split x the arms of conf/arm/ x seed
     "credit_gradients": (2 * 4, {"sft.seed": 0, "gradients.enabled": True, **LONG}),
     "passrate_gradients": (2 * 3, {"algo.name": "grpo", "reward.name": "binary", "gradients.enabled": True,
                                    "sft.seed": 0}),

@@ -212,3 +212,32 @@ def test_credit_report_rows_and_verdicts():
     assert claim.verdict == "reproduced (resolved)" and "+2.0" in claim.here
     vs_ppo = [c for c in rep.claims if c.paper.startswith("GRPO + completability step credit vs PRM-PPO")][0]
     assert "+1.0" in vs_ppo.here
+
+
+def test_credit_report_one_table_and_claim_set_per_evaluated_split():
+    """experiment=credit evaluates every run on the test and the rl split: one table per split (test
+    first), the rl split's claims marked with it and computed from its own rows only."""
+    import pandas as pd
+
+    from analysis import report
+    from analysis.collect import Collection
+
+    rows = []
+    for split, gain in (("rl", 0.04), ("test", 0.0)):  # rl rows first: the report still puts test first
+        for arm in ("grpo_binary", "grpo_step"):
+            for seed in range(4):
+                rows.append({"run_id": f"{split}{arm}{seed}", "seed": seed, "experiment": "credit", "arm": arm,
+                             "cfg.algo.name": "grpo", "cfg.reward.name": "binary", "cfg.model.name": "tiny",
+                             "cfg.model.arch": "gpt2", "cfg.prm.dense": False, "cfg.prm.value_init": False,
+                             "cfg.eval.split": split, "cfg.eval.length_edges": [40, 80, 120],
+                             "eval/pass@1": 0.15 + 0.003 * seed + (gain if arm == "grpo_step" else 0.0),
+                             "eval/pass@1/len_0-40": 0.3, "stage.eval.key": f"{split}{arm}{seed}",
+                             "stage.rl.key": f"{arm}{seed}"})
+    rep = report.build(Collection(runs=pd.DataFrame(rows)), "credit")
+    assert [t.name for t in rep.tables] == ["credit", "credit_rl", "credit_length"]
+    assert "held-out" in rep.tables[0].title and "eval.split=rl" in rep.tables[1].title
+    test_claim, rl_claim = [c for c in rep.claims if "step credit beats" in c.paper]
+    assert not test_claim.paper.startswith("[") and "+0.0" in test_claim.here
+    assert rl_claim.paper.startswith("[rl split] ") and "+4.0" in rl_claim.here
+    assert rl_claim.verdict == "reproduced (resolved)"
+    assert "each table's title says which split" in report.eval_split_note(pd.DataFrame(rows))
