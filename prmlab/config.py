@@ -34,6 +34,12 @@ class TaskConfig:
     # references of ~100-200 tokens; the long-horizon regime). 0 = off. > 0 needs room for the long
     # references: sft.max_len and the rollout/eval max_new_tokens (checked at compose time)
     long_share: float = prob(0.0)
+    # synthetic, long tier: how its per-problem int constants are written. null = as literals in the comments
+    # and the body; named = as keyword parameters with defaults in the def header (def f(xs, c=3, a=2):), named
+    # in the comments and the body. A long program holds 1-4 constants written 1-9 times each, and one miscopied
+    # constant fails it: the tiny policy's long-tier pass rate (~0-4%) is mostly copying mistakes. Same problems
+    # and tests either way
+    long_constants: Optional[str] = choice_of(None, "prmlab.tasks.synthetic:LONG_CONSTANTS")
     path: Optional[str] = existing_file(None)  # livecodebench: JSONL file of code_generation rows
     date_from: Optional[str] = date(None)  # livecodebench: keep problems with contest_date >= this (YYYY-MM-DD)
     date_to: Optional[str] = date(None)  # livecodebench: keep problems with contest_date <= this (YYYY-MM-DD)

@@ -40,7 +40,8 @@ def _lazy(target: str) -> Callable:
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in [
-        Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage")),
+        # task.long_constants: added to the ``task`` group with a null default, left out of the key while null
+        Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage"), optional_reads=("task.long_constants",)),
         Stage("sft", 1, ("model", "sft"), _lazy("prmlab.sft:sft_stage")),  # sft.seed defaults to seed
         Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.rl.stages:rl_baseline_stage"), distributed=True,
               optional_reads=ROLLOUT_OPTIONAL),

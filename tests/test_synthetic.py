@@ -7,13 +7,19 @@ each program, because a mutant can loop forever (``while n > 0`` -> ``while n >=
 """
 from __future__ import annotations
 
+import ast
+import builtins
 import hashlib
 import importlib
+import io
 import itertools
 import json
+import keyword
+import random
 import re
 import signal
 import time
+import tokenize
 from collections import Counter
 
 import pytest
@@ -28,6 +34,10 @@ DEFAULT = (0, 600, 60, 150, 600)  # the TaskConfig defaults (seed, n_train, n_va
 DEFAULT_SHA256 = "149f0e28c798daa92a0055534851ee075cdac4dbc39e47e290a470d6d6df12f8"
 LONG = (0, 120, 24, 60, 120)  # a smaller suite with the long tier on
 LONG_SHARE = 0.5
+# sha256 of json.dumps([p.to_dict() for p in generate_suite(*LONG, long_share=LONG_SHARE)], sort_keys=True),
+# computed before task.long_constants existed: the long tier with its default (literal) constants, which the
+# long-testbed experiments ran on. The named rendering is an opt-in and must not move it.
+LONG_SHA256 = "90f97c94ff54773992290909c3d82231cc275263e12fdbcdb5e781a4db13ebde"
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +48,11 @@ def suite() -> list[Problem]:
 @pytest.fixture(scope="module")
 def long_suite() -> list[Problem]:
     return S.generate_suite(*LONG, long_share=LONG_SHARE)
+
+
+@pytest.fixture(scope="module")
+def named_suite() -> list[Problem]:
+    return S.generate_suite(*LONG, long_share=LONG_SHARE, long_constants="named")
 
 
 def _long(problems: list[Problem]) -> list[Problem]:
@@ -220,7 +235,7 @@ def test_families_shared_across_splits(suite):
     assert all(styles[(f, "nl2alg")] and styles[(f, "contest")] for f in family_tier)
 
 
-@pytest.mark.parametrize("which", ["suite", "long_suite"])
+@pytest.mark.parametrize("which", ["suite", "long_suite", "named_suite"])
 def test_every_reference_passes_all_its_tests(which, request):
     suite = request.getfixturevalue(which)
     assert which == "suite" or _long(suite)
@@ -329,7 +344,9 @@ def test_long_tier_deterministic_and_test_split_stable(long_suite):
             S.generate_suite(0, 10, 0, 0, long_share=bad)
 
 
-def test_long_families_lines_and_styles(long_suite):
+@pytest.mark.parametrize("which", ["long_suite", "named_suite"])
+def test_long_families_lines_and_styles(which, request):
+    long_suite = request.getfixturevalue(which)
     names = S.family_names()[S.LONG_TIER]
     assert len(names) >= 8
     lo, hi = S.TIER_LINES[S.LONG_TIER]
@@ -348,9 +365,12 @@ def test_long_families_lines_and_styles(long_suite):
     assert all(styles[(f, "nl2alg")] and styles[(f, "contest")] for f in names)  # every family, both styles
 
 
-def test_long_references_are_100_to_300_tokens(long_suite):
+@pytest.mark.parametrize("which", ["long_suite", "named_suite"])
+def test_long_references_are_100_to_300_tokens(which, request):
     """Measured with the tiny default's tokenizer: a 512-token byte-level BPE trained on the training
-    split's prompt + reference texts (what the SFT stage does)."""
+    split's prompt + reference texts (what the SFT stage does). Named constants lengthen the header
+    (prompts up to ~325 tokens instead of ~295) but prompt + reference still fit."""
+    long_suite = request.getfixturevalue(which)
     pytest.importorskip("tokenizers")
     pytest.importorskip("transformers")
     from prmlab.models import train_tokenizer
@@ -393,3 +413,125 @@ def test_long_constant_answers_score_low(long_suite):
               for p in _long(long_suite)]
     assert sum(shares) / len(shares) < 0.4  # measured 0.32
     assert sum(s > 0.7 for s in shares) < 0.05 * len(shares)
+
+
+# ----------------------------------------------------------------------------- long tier: named constants
+
+# int parameters that are modes, not constants: the words say "even"/"odd", the body keeps 0/1 (as an operator)
+_INT_MODES = {"check_digit": ("parity",)}
+# the numbers every long body may hold whatever its constants: starts, counters, indices, ``i % 2``
+_STRUCTURAL = {0, 1, 2}
+
+
+def _header(p: Problem) -> tuple[list[str], dict]:
+    """(positional parameters, {keyword parameter: default}) of a problem's def header."""
+    args = ast.parse(p.prompt + p.reference).body[0].args
+    n = len(args.args) - len(args.defaults)
+    names = [a.arg for a in args.args]
+    return names[:n], {k: ast.literal_eval(d) for k, d in zip(names[n:], args.defaults)}
+
+
+def _int_literals(p: Problem) -> list[int]:
+    """The int literals of a problem's reference body (not of its header's defaults)."""
+    body = ast.Module(ast.parse(p.prompt + p.reference).body[0].body, [])
+    return [n.value for n in ast.walk(body) if isinstance(n, ast.Constant) and type(n.value) is int]
+
+
+def _constants(family: str, params: dict) -> dict:
+    """A problem's int constants: its int parameters less those that are modes (``_INT_MODES``)."""
+    return {k: v for k, v in params.items() if type(v) is int and k not in _INT_MODES.get(family, ())}
+
+
+def test_default_long_tier_is_unchanged(long_suite):
+    """``long_constants`` is opt-in: the default (None) long tier is the same bytes as before it existed."""
+    dumped = json.dumps([p.to_dict() for p in long_suite], sort_keys=True)
+    assert hashlib.sha256(dumped.encode()).hexdigest() == LONG_SHA256
+    default = S.generate_suite(*LONG, long_share=LONG_SHARE, long_constants=None)
+    assert [p.to_dict() for p in default] == [p.to_dict() for p in long_suite]
+    assert not any("constants" in p.meta for p in long_suite)
+    with pytest.raises(ValueError, match="long_constants"):
+        S.generate_suite(0, 10, 0, 0, long_share=1.0, long_constants="bogus")
+
+
+def test_named_constants_change_only_the_long_texts(long_suite, named_suite):
+    """The same problems (ids, order, splits, parameters, tests, categories, line counts): only the long
+    problems' prompts and references differ, and their meta gains ``constants``; the rest is the same bytes."""
+    _check_fields(named_suite)
+    assert len(named_suite) == len(long_suite) and _long(named_suite)
+    for lit, nam in zip(long_suite, named_suite):
+        if S.tier_of(lit) != S.LONG_TIER:
+            assert nam.to_dict() == lit.to_dict()
+            continue
+        a, b = lit.to_dict(), nam.to_dict()
+        assert b.pop("meta") == {**a.pop("meta"), "constants": "named"}
+        assert b.pop("prompt") != a.pop("prompt") and b.pop("code_prefix") != a.pop("code_prefix")
+        assert b.pop("reference") != a.pop("reference")
+        assert b == a  # id, split, tests, entry point, difficulty, category, ...
+        assert len(nam.prompt.splitlines()) == len(lit.prompt.splitlines())  # the same comment lines
+        assert _header(nam)[0] == _header(lit)[0] and _header(lit)[1] == {}
+
+
+def test_named_headers_hold_the_constants(named_suite):
+    """Each header keyword parameter is one of the problem's int constants, with its value as the default;
+    every constant the literal body writes is a parameter (the values of the defaults are the constants less
+    those whose optional step is off: a zero fee, no cap); the names are short, fixed per family (never more
+    names in a family than it has constants), never a keyword, a builtin, a list/element name, or a
+    variable the body assigns; every one is used, and they are in the order of first use in the body."""
+    seq_names = {n for pair in common._SEQ_NAMES for n in pair}
+    names_of: dict[str, set] = {}
+    constants_of: dict[str, set] = {}
+    for p in _long(named_suite):
+        family, params = p.meta["family"], p.meta["params"]
+        _, defaults = _header(p)
+        constants = _constants(family, params)
+        assert defaults and sorted(defaults.values()) == sorted(
+            v for k, v in constants.items() if not (k == "fee" and v == 0)), p.id  # a zero fee has no step
+        body = ast.parse(p.prompt + p.reference).body[0]
+        assigned = {n.id for n in ast.walk(body) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+        used = {n.id for n in ast.walk(ast.Module(body.body, [])) if isinstance(n, ast.Name)}
+        for name in defaults:
+            assert not keyword.iskeyword(name) and not hasattr(builtins, name) and name not in seq_names, name
+            assert name not in assigned and name in used, (p.id, name)
+        order = [t.string for t in tokenize.generate_tokens(io.StringIO(p.reference).readline)
+                 if t.type == tokenize.NAME and t.string in defaults]
+        assert list(defaults) == list(dict.fromkeys(order)), p.id
+        names_of.setdefault(family, set()).update(defaults)
+        constants_of.setdefault(family, set()).update(constants)
+    assert set(names_of) == set(S.family_names()[S.LONG_TIER])
+    for family, names in names_of.items():
+        assert len(names) <= len(constants_of[family]), (family, names)
+
+
+def test_named_bodies_hold_no_constant(long_suite, named_suite):
+    """No per-problem number is left in a named body or in its comments. Two checks, robust to a constant
+    whose value happens to equal a structural number:
+
+    * every int literal of a named body, and every number in its comments (less the ``Step k:``
+      prefixes), is structural (0, 1, 2: starts, counters, indices, ``i % 2``, the parity mode), while
+      most literal bodies hold another one (their constants);
+    * the text does not depend on the constants: drawing each long family 200 times, the named
+      renderings of draws with the same local choices (the non-constant parameters, the header's
+      names, the list name) have one body and one set of comments, where the literal ones differ."""
+    def numbers(p: Problem) -> set[int]:
+        comments = [re.sub(r"^# (Step \d+: )?", "", line) for line in p.prompt.splitlines()[:-1]]
+        return {int(n) for n in re.findall(r"(?<![\w.])\d+(?![\w.])", " ".join(comments))}
+
+    for p in _long(named_suite):
+        assert set(_int_literals(p)) <= _STRUCTURAL, (p.id, p.reference)
+        assert numbers(p) <= _STRUCTURAL, (p.id, p.prompt)
+    literal = [set(_int_literals(p)) - _STRUCTURAL for p in _long(long_suite)]
+    assert sum(bool(extra) for extra in literal) >= 0.75 * len(literal)  # measured 0.81
+
+    for fam in common._FAMILIES[S.LONG_TIER]:
+        name = common._family_name(fam)
+        texts: dict = {"named": {}, None: {}}  # mode -> local choices -> distinct texts
+        for i in range(200):
+            named = fam(random.Random(f"named-{name}-{i}"), "named")
+            lit = fam(random.Random(f"named-{name}-{i}"), None)
+            assert named.params == lit.params and named.cases(random.Random(0)) == lit.cases(random.Random(0))
+            choices = {k: v for k, v in named.params.items() if k not in _constants(name, named.params)}
+            key = json.dumps([choices, named.args, [d.split("=")[0] for d in named.defaults]], sort_keys=True)
+            for mode, task in (("named", named), (None, lit)):
+                texts[mode].setdefault(key, set()).add(json.dumps([task.body, task.goal, task.steps]))
+        assert all(len(v) == 1 for v in texts["named"].values()), name
+        assert sum(len(v) for v in texts[None].values()) > len(texts[None]), name  # where literal texts vary

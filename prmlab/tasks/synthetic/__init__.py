@@ -21,7 +21,10 @@ local and the prefix before it is completable. Long problems keep ``difficulty =
 (``LONG_DIFFICULTY``) so everything that breaks results down by difficulty (the evaluation report,
 PRM prompt categories, analyses) keeps its three levels, and are marked ``meta["tier"] == "long"``
 (``tier_of(problem)`` gives a problem's tier; the other tiers have no ``meta["tier"]``, which keeps
-their records unchanged).
+their records unchanged). ``generate_suite(..., long_constants="named")`` writes the long problems'
+per-problem int constants as keyword parameters with defaults instead of literals (``long``'s
+docstring), so that a long program asks for steps, not for copying numbers; the default (None)
+keeps the literals and the bytes.
 
 Categories (``category``), after the PRM paper's Contest / NL2Alg split:
 
@@ -60,13 +63,15 @@ distinct keys per tier; asking for more raises ``ValueError``.
 
 Layout: this module holds the split assembly and the public API (``generate_suite``,
 ``family_names``, ``tier_of``, ``n_long``, ``TIERS``, ``LONG_TIER``, ``LONG_DIFFICULTY``,
-``TIER_LINES``, ``CATEGORIES``, ``N_TESTS``); ``common`` the registry, the shared helpers,
-test-input construction and rendering; ``easy``, ``medium``, ``hard``, ``long`` the families.
+``LONG_CONSTANTS``, ``TIER_LINES``, ``CATEGORIES``, ``N_TESTS``); ``common`` the registry, the
+shared helpers, test-input construction and rendering; ``easy``, ``medium``, ``hard``, ``long`` the
+families.
 """
 from __future__ import annotations
 
 import json
 import random
+from typing import Optional
 
 # Importing a tier module registers its families; the order of registration within a tier is
 # part of the suite's determinism, and each tier lives in one module, so it is the definition order.
@@ -74,6 +79,7 @@ from prmlab.tasks.synthetic import easy, hard, long, medium  # noqa: F401
 from prmlab.tasks.synthetic.common import (
     _FAMILIES,
     CATEGORIES,
+    LONG_CONSTANTS,
     LONG_DIFFICULTY,
     LONG_MAX_LEN,
     LONG_NEW_TOKENS,
@@ -81,6 +87,7 @@ from prmlab.tasks.synthetic.common import (
     N_TESTS,
     TIER_LINES,
     TIERS,
+    _consts,
     _family_name,
     _make_problem,
     _Task,
@@ -88,8 +95,8 @@ from prmlab.tasks.synthetic.common import (
 )
 from prmlab.types import Problem
 
-__all__ = ["CATEGORIES", "LONG_DIFFICULTY", "LONG_MAX_LEN", "LONG_NEW_TOKENS", "LONG_TIER", "N_TESTS", "TIER_LINES", "TIERS", "family_names",
-           "generate_suite", "n_long", "tier_of"]
+__all__ = ["CATEGORIES", "LONG_CONSTANTS", "LONG_DIFFICULTY", "LONG_MAX_LEN", "LONG_NEW_TOKENS", "LONG_TIER", "N_TESTS",
+           "TIER_LINES", "TIERS", "family_names", "generate_suite", "n_long", "tier_of"]
 
 _MAX_TRIES = 40  # fresh-key draws per family before the round-robin moves to the next family
 
@@ -99,14 +106,17 @@ def _shares(n: int, k: int) -> list[int]:
     return [n // k + (i < n % k) for i in range(k)]
 
 
-def _draw_fresh(rng: random.Random, tier: str, start: int, used: set[str]) -> tuple[str, _Task]:
-    """Next family of the round-robin with an unused semantic key (skipping exhausted families)."""
+def _draw_fresh(rng: random.Random, tier: str, start: int, used: set[str],
+                constants: Optional[str] = None) -> tuple[str, _Task]:
+    """Next family of the round-robin with an unused semantic key (skipping exhausted families).
+    The long tier's families take ``constants`` (how to render their constants), which changes
+    their text only, never what they draw from ``rng``."""
     fams = _FAMILIES[tier]
     for offset in range(len(fams)):
         fam = fams[(start + offset) % len(fams)]
         name = _family_name(fam)
         for _ in range(_MAX_TRIES):
-            task = fam(rng)
+            task = fam(rng, constants) if tier == LONG_TIER else fam(rng)
             key = json.dumps([name, task.params], sort_keys=True)
             if key not in used:
                 used.add(key)
@@ -114,7 +124,8 @@ def _draw_fresh(rng: random.Random, tier: str, start: int, used: set[str]) -> tu
     raise ValueError(f"synthetic suite: no unused {tier} parameterisations left; ask for fewer problems")
 
 
-def _draw_tier(rng: random.Random, tier: str, count: int, split: str, used: set[str]) -> list[Problem]:
+def _draw_tier(rng: random.Random, tier: str, count: int, split: str, used: set[str],
+               constants: Optional[str] = None) -> list[Problem]:
     """``count`` problems of ``tier``: its families in shuffled rounds, categories alternating."""
     problems = []
     fams = list(range(len(_FAMILIES[tier])))
@@ -123,7 +134,7 @@ def _draw_tier(rng: random.Random, tier: str, count: int, split: str, used: set[
     for j in range(count):
         if not order:  # a fresh shuffled round of the tier's families
             order = rng.sample(fams, len(fams))
-        family, task = _draw_fresh(rng, tier, order.pop(), used)
+        family, task = _draw_fresh(rng, tier, order.pop(), used, constants)
         category = CATEGORIES[(cat0 + j) % 2]
         problems.append(_make_problem(task, family, tier, category, split, rng))
     return problems
@@ -154,7 +165,7 @@ def tier_of(problem: Problem) -> str:
 
 
 def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int = 0, *,
-                   long_share: float = 0.0) -> list[Problem]:
+                   long_share: float = 0.0, long_constants: Optional[str] = None) -> list[Problem]:
     """The synthetic suite: ``n_train + n_rl + n_val + n_test`` problems, in the order train, rl, val, test.
 
     Deterministic in its arguments. Splits share families but never a semantic key (family +
@@ -178,9 +189,23 @@ def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int =
     ``long_share`` added to each, and semantic keys stay unique across the whole suite. Long problems
     have ``difficulty == LONG_DIFFICULTY`` ("hard", so breakdowns by difficulty keep their three
     levels) and ``meta["tier"] == "long"`` (``tier_of``). The long tier holds a few thousand keys too.
+
+    ``long_constants`` says how the long problems write their per-problem int constants (thresholds,
+    bounds, widths, start values, default answers; module ``long`` names them per family): None
+    (default) as literals in the comments and the body, as the other tiers do; ``"named"``
+    (``LONG_CONSTANTS``) as keyword parameters with defaults in the def header
+    (``def f(xs, c=3, a=2):``) that the comments and the body refer to by name. A long body writes
+    its 1-4 constants 1-9 times (3.7 on average) and a single miscopied literal fails it: with
+    literals the tiny policy writes almost no long program right, mostly through copying mistakes,
+    not wrong steps. With names a family's body is the same text for every problem up to its local
+    choices (operators, modes, optional steps, strings), which the words state. The option changes
+    only the long problems' prompts and references (and adds ``meta["constants"] = "named"``): the
+    draws are the same, so the suite has the same problems (ids, parameters, tests, order) in both
+    modes, and the easy/medium/hard problems are the same bytes.
     """
     if not 0.0 <= long_share <= 1.0:
         raise ValueError(f"synthetic suite: long_share must be in [0, 1], got {long_share!r}")
+    _consts(long_constants)  # refuses an unknown mode before anything is drawn
     sizes = (("test", n_test), ("val", n_val), ("train", n_train), ("rl", n_rl))
     used: set[str] = set()
     by_split = {}
@@ -191,7 +216,7 @@ def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int =
         count = n_long(n, long_share)
         if count:
             rng = random.Random(f"prmlab-synthetic/{seed}/{split}/{LONG_TIER}")
-            problems = by_split[split] + _draw_tier(rng, LONG_TIER, count, split, used)
+            problems = by_split[split] + _draw_tier(rng, LONG_TIER, count, split, used, long_constants)
             rng.shuffle(problems)
             by_split[split] = _number(problems, split)
     return by_split["train"] + by_split["rl"] + by_split["val"] + by_split["test"]

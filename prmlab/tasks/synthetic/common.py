@@ -5,7 +5,8 @@
 * ``_Task``, one drawn parameterisation of a family, and the family registry: a tier module
   decorates each family with ``@_family(tier)``, which appends it to ``_FAMILIES[tier]`` in
   definition order (that order is part of the suite's determinism: the round-robin indexes it);
-* wording helpers for prompts and bodies (``_op_words``, ``_signed``, ...);
+* wording helpers for prompts and bodies (``_op_words``, ``_signed``, ...), and ``_consts``, which
+  renders a long family's per-problem constants as literals or as named keyword parameters;
 * test-input construction: edge cases first, then random inputs, ``_POOL`` candidates in all
   (``_fill`` and the per-argument-shape helpers built on it);
 * rendering: ``_make_problem`` turns a ``_Task`` into a ``Problem`` in one category (prompt
@@ -21,8 +22,8 @@ import operator
 import random
 import textwrap
 from collections import Counter
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
 
 from prmlab.types import Problem, TestCase
 
@@ -36,10 +37,14 @@ LONG_TIER = "long"
 LONG_DIFFICULTY = "hard"
 # Room the long tier needs (tiny default tokenizer; benchmarks/long_tier_calibration.py prints the
 # figures): prompt + reference up to ~480 tokens for SFT, references up to ~190 tokens when sampled,
-# and prompt (up to ~290) + response must fit a 512-position context.
+# and prompt (up to ~290; ~325 with named constants, whose defaults lengthen the header) + response
+# must fit a 512-position context (the sampler caps a response at what the context leaves).
 LONG_MAX_LEN = 512
 LONG_NEW_TOKENS = 224
 TIER_LINES = {"easy": (1, 3), "medium": (4, 7), "hard": (8, 14), LONG_TIER: (12, 30)}
+# How the long tier renders its per-problem int constants, besides the default (None: as literals
+# in the comments and the body): "named" makes them keyword parameters with defaults (``_consts``).
+LONG_CONSTANTS = ("named",)
 CATEGORIES = ("nl2alg", "contest")
 _POOL = 3 * N_TESTS  # candidate inputs per problem, from which N_TESTS are selected
 
@@ -69,6 +74,9 @@ class _Task:
     oracle: Callable[..., Any]  # independent implementation that computes expected values
     cases: Callable[[random.Random], list[list]]  # draws the argument lists of the tests
     params: dict  # behaviour-changing parameters: the semantic key (with the family)
+    # keyword parameters with defaults (``"c=3"``) after ``args`` in the def header: the long tier's
+    # named constants (``_consts``); empty for the other tiers and for literal constants
+    defaults: list[str] = field(default_factory=list)
 
 
 _FAMILIES: dict[str, list[Callable[[random.Random], _Task]]] = {t: [] for t in TIERS + (LONG_TIER,)}
@@ -115,6 +123,47 @@ def _cmp(op: str, a, b) -> bool:
 def _signed(b: int) -> tuple[str, str]:
     """(words, code) for adding ``b``: ``plus 3`` / ``+ 3`` or ``minus 3`` / ``- 3``."""
     return (f"plus {b}", f"+ {b}") if b >= 0 else (f"minus {-b}", f"- {-b}")
+
+
+class _Consts:
+    """A family's per-problem int constants, rendered as literals or by name; built by ``_consts``.
+
+    ``K.c`` is the text of constant ``c`` in a template: its value (``"3"``) when literal, its name
+    (``"c"``) when named. ``K.header`` is what the def header gains: ``["c=3", ...]`` when named
+    (in the order the constants were given, which the family makes the order of first use in its
+    body), ``[]`` when literal. So a family writes each comment and body template once and the
+    literal rendering is the text it had before the named one existed."""
+
+    def __init__(self, named: bool, values: dict[str, int]):
+        self.named = named
+        self._values = values
+
+    def __getattr__(self, name: str) -> str:
+        values = self.__dict__.get("_values", {})
+        if name not in values:
+            raise AttributeError(name)
+        return name if self.named else str(values[name])
+
+    def derived(self, expr: str, value: int) -> str:
+        """A value derived from the constants: ``expr`` (``"nb - 1"``) when named, else ``value``."""
+        return expr if self.named else str(value)
+
+    def signed(self, name: str) -> tuple[str, str]:
+        """(words, code) for adding constant ``name``: as ``_signed`` when literal (``plus 3`` /
+        ``+ 3``, ``minus 3`` / ``- 3``), ``plus b`` / ``+ b`` when named (the sign is in the default)."""
+        return (f"plus {name}", f"+ {name}") if self.named else _signed(self._values[name])
+
+    @property
+    def header(self) -> list[str]:
+        return [f"{k}={v}" for k, v in self._values.items()] if self.named else []
+
+
+def _consts(mode: Optional[str], **values: int) -> _Consts:
+    """The constants ``values`` (name -> value, in order of first use in the body) rendered as
+    ``mode`` says: None as literals, ``"named"`` as keyword parameters (``LONG_CONSTANTS``)."""
+    if mode is not None and mode not in LONG_CONSTANTS:
+        raise ValueError(f"synthetic suite: long_constants must be None or one of {LONG_CONSTANTS}, got {mode!r}")
+    return _Consts(mode == "named", values)
 
 
 def _nonzero(rng: random.Random, lo: int, hi: int, avoid: tuple[int, ...] = (0,)) -> int:
@@ -241,7 +290,8 @@ def _make_problem(task: _Task, family: str, tier: str, category: str, split: str
     comments = list(task.goal)
     if category == "nl2alg":
         comments += [f"Step {i}: {s}" for i, s in enumerate(task.steps, 1)]
-    prompt = "".join(f"# {line}\n" for line in comments) + f"def {task.name}({', '.join(task.args)}):\n"
+    header = ", ".join(task.args + task.defaults)
+    prompt = "".join(f"# {line}\n" for line in comments) + f"def {task.name}({header}):\n"
     body = _indent(task.body)
     n_lines = sum(1 for line in body.splitlines() if line.strip())
     lo, hi = TIER_LINES[tier]
@@ -253,6 +303,8 @@ def _make_problem(task: _Task, family: str, tier: str, category: str, split: str
     meta = {"family": family, "params": task.params, "n_lines": n_lines}
     if tier == LONG_TIER:
         meta["tier"] = LONG_TIER
+    if task.defaults:  # only named problems carry the key: literal ones keep their records' bytes
+        meta["constants"] = "named"
     return Problem(
         id="", prompt=prompt, tests=tests, entry_point=task.name,
         difficulty=LONG_DIFFICULTY if tier == LONG_TIER else tier, category=category,

@@ -25,12 +25,35 @@ are switched on and off and parameterised per problem, so the length varies with
 Their problems have ``difficulty == LONG_DIFFICULTY`` and ``meta["tier"] == "long"`` (see
 ``common``). Oracles are written independently of the bodies (comprehensions, ``split``,
 ``zip_longest``, ``Counter``) as in the other tiers.
+
+Constants. Each problem has 1-4 int constants drawn for it (thresholds, bounds, widths, a start
+value, a default answer), written 1-9 times in its body (3.7 on average), and one miscopied literal
+fails the program: the tiny policy gets almost no long program right with literal constants, and
+most of its mistakes are copying ones. So every family takes ``constants``
+(``generate_suite(..., long_constants=...)``): None writes the constants as literals in the
+comments and the body, as the other tiers do; ``"named"`` makes them keyword parameters with
+defaults in the def header, in the order of their first use in the body
+(``def filter_map_max(xs, c=3, a=2, b=-1, d=5):``), and the comments and the body use the names
+(``if x > c:``, ``[0] * nb``, ``nb - 1``, ``a * x + b`` with the sign in the default and ``a``
+kept when it is 1). The tests call the function with its positional arguments, so the defaults
+supply the values; the draws, parameters, tests and line counts are those of the literal rendering.
+A family writes each template once, through ``common._consts`` (``K.c`` is ``3`` or ``c``). The
+names, one per role in every problem of a family: ``filter_map_stats`` c, a, b, d;
+``segment_stats`` sep, k, d; ``histogram`` nb, lo, w; ``grade_counts`` lo, hi, ta, tb;
+``bank_balance`` limit, fee, start, floor; ``column_sums`` k, fill; ``parse_runs`` c, cap;
+``word_filter`` k; ``word_counts`` k, m; ``tally_records`` k; ``inventory`` start, cap, k;
+``check_digit`` b, w, mod. A constant whose step is switched off (no fee, no cap) is not a
+parameter. What stays literal either way: operators, modes (max/min, ties, the mean, the
+``check_digit`` parity, which the words give as even/odd), string constants (separators, command
+words), and the numbers every problem of a family shares (``total = 0``, ``[0, 0, 0]``,
+``range(1, nb)``).
 """
 from __future__ import annotations
 
 import random
 from collections import Counter
 from itertools import accumulate, groupby, zip_longest
+from typing import Optional
 
 from prmlab.tasks.synthetic.common import (
     _OPS,
@@ -38,12 +61,12 @@ from prmlab.tasks.synthetic.common import (
     _Task,
     _blocks,
     _cmp,
+    _consts,
     _family,
     _fill,
     _list_cases,
     _op_name,
     _op_words,
-    _signed,
 )
 
 _ORDER_OPS = (">", ">=", "<", "<=")
@@ -70,24 +93,26 @@ def _words_text(rng: random.Random, alphabet: str, max_words: int = 6, max_len: 
 
 
 @_family("long")
-def _filter_map_stats(rng: random.Random) -> _Task:
+def _filter_map_stats(rng: random.Random, constants: Optional[str] = None) -> _Task:
     op, c = rng.choice(list(_OPS)), rng.randint(-3, 5)
     a, b = rng.randint(1, 3), rng.choice([i for i in range(-4, 5) if i != 0])
     which, d, unique = rng.choice(["max", "min"]), rng.randint(-9, 9), rng.random() < 0.5
     xs, x = rng.choice(_SEQ_NAMES)
-    b_w, b_c = _signed(b)
+    K = _consts(constants, c=c, a=a, b=b, d=d)
+    b_w, b_c = K.signed("b")
     uniq_w = ", dropping repeated values" if unique else ""
-    term = f"{x} {b_c}" if a == 1 else f"{a} * {x} {b_c}"
-    term_w = f"{x} {b_w}" if a == 1 else f"{a} times {x} {b_w}"
+    # a literal factor 1 is left out (x + 3); a named one stays (a * x + b, a=1), so the body is one template
+    term = f"{x} {b_c}" if a == 1 and not K.named else f"{K.a} * {x} {b_c}"
+    term_w = f"{x} {b_w}" if a == 1 and not K.named else f"{K.a} times {x} {b_w}"
     word, cmp_ = ("largest", ">") if which == "max" else ("smallest", "<")
-    goal = [f"Keep the elements {x} of {xs} that are {_op_words(op)} {c} and map each to {term_w}{uniq_w}.",
+    goal = [f"Keep the elements {x} of {xs} that are {_op_words(op)} {K.c} and map each to {term_w}{uniq_w}.",
             f"Return [total, count, {word}] of the mapped values: their sum, their number and the {word} one.",
-            f"If no element is kept, return [0, 0, {d}]."]
-    steps = [f"Set kept to the elements of {xs} that are {_op_words(op)} {c}, in order.",
+            f"If no element is kept, return [0, 0, {K.d}]."]
+    steps = [f"Set kept to the elements of {xs} that are {_op_words(op)} {K.c}, in order.",
              f"Set mapped to {term} for each {x} in kept."]
     if unique:
         steps.append("Remove repeated values from mapped, keeping the first of each.")
-    steps += [f"If mapped is empty, return [0, 0, {d}].",
+    steps += [f"If mapped is empty, return [0, 0, {K.d}].",
               "Set total and count to 0 and best to the first mapped value.",
               "For each m in mapped, add m to total, add 1 to count, and set best to m if m is"
               f" {_op_words(cmp_)} best.",
@@ -95,7 +120,7 @@ def _filter_map_stats(rng: random.Random) -> _Task:
     body = _blocks(f"""
         kept = []
         for {x} in {xs}:
-            if {x} {op} {c}:
+            if {x} {op} {K.c}:
                 kept.append({x})
     """, f"""
         mapped = []
@@ -109,7 +134,7 @@ def _filter_map_stats(rng: random.Random) -> _Task:
         mapped = unique
     """ if unique else "", f"""
         if not mapped:
-            return [0, 0, {d}]
+            return [0, 0, {K.d}]
     """, f"""
         total = 0
         count = 0
@@ -130,28 +155,29 @@ def _filter_map_stats(rng: random.Random) -> _Task:
 
     extra = [[[c, c, c + 1, c]], [[c + 2, c - 1, c + 2]]]  # repeats, for the optional unique step
     return _Task(f"filter_map_{which}", [xs], goal, steps, body, oracle, lambda r: _list_cases(r, [c], extra=extra),
-                 {"op": op, "c": c, "a": a, "b": b, "which": which, "d": d, "unique": unique})
+                 {"op": op, "c": c, "a": a, "b": b, "which": which, "d": d, "unique": unique}, K.header)
 
 
 @_family("long")
-def _segment_stats(rng: random.Random) -> _Task:
+def _segment_stats(rng: random.Random, constants: Optional[str] = None) -> _Task:
     sep, op, k = rng.choice([0, -1, 9]), rng.choice(list(_OPS)), rng.randint(1, 3)
     which, d = rng.choice(["max", "min"]), rng.randint(-9, 9)
     xs, x = rng.choice(_SEQ_NAMES)
+    K = _consts(constants, sep=sep, k=k, d=d)
     word, cmp_ = ("largest", ">") if which == "max" else ("smallest", "<")
-    goal = [f"Split {xs} into segments at every element equal to {sep} (the separators belong to no",
+    goal = [f"Split {xs} into segments at every element equal to {K.sep} (the separators belong to no",
             "segment; adjacent separators make empty segments). Keep the segments whose length is",
-            f"{_op_words(op)} {k} and return [number kept, {word} sum of a kept segment], or [0, {d}] if none."]
-    steps = [f"Build segments: collect elements into cur, and at each {sep} append cur to segments and restart it.",
+            f"{_op_words(op)} {K.k} and return [number kept, {word} sum of a kept segment], or [0, {K.d}] if none."]
+    steps = [f"Build segments: collect elements into cur, and at each {K.sep} append cur to segments and restart it.",
              "After the loop, append the last cur.",
-             f"Set sums to the sums of the segments whose length is {_op_words(op)} {k}.",
-             f"If sums is empty, return [0, {d}].",
+             f"Set sums to the sums of the segments whose length is {_op_words(op)} {K.k}.",
+             f"If sums is empty, return [0, {K.d}].",
              f"Find the {word} value in sums and return [len(sums), it]."]
     body = _blocks(f"""
         segments = []
         cur = []
         for {x} in {xs}:
-            if {x} == {sep}:
+            if {x} == {K.sep}:
                 segments.append(cur)
                 cur = []
             else:
@@ -160,14 +186,14 @@ def _segment_stats(rng: random.Random) -> _Task:
     """, f"""
         sums = []
         for seg in segments:
-            if len(seg) {op} {k}:
+            if len(seg) {op} {K.k}:
                 total = 0
                 for {x} in seg:
                     total += {x}
                 sums.append(total)
     """, f"""
         if not sums:
-            return [0, {d}]
+            return [0, {K.d}]
         best = sums[0]
         for total in sums:
             if total {cmp_} best:
@@ -195,35 +221,37 @@ def _segment_stats(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: make(r), n_random=5)
 
     return _Task(f"segment_{which}", [xs], goal, steps, body, oracle, cases,
-                 {"sep": sep, "op": op, "k": k, "which": which, "d": d})
+                 {"sep": sep, "op": op, "k": k, "which": which, "d": d}, K.header)
 
 
 @_family("long")
-def _histogram(rng: random.Random) -> _Task:
+def _histogram(rng: random.Random, constants: Optional[str] = None) -> _Task:
     lo, w, nb, last = rng.randint(-4, 4), rng.randint(2, 4), rng.randint(3, 5), rng.random() < 0.5
     xs, x = rng.choice(_SEQ_NAMES)
+    K = _consts(constants, nb=nb, lo=lo, w=w)
+    top = K.derived("nb - 1", nb - 1)
     tie_w, cmp_ = ("the last one on ties", ">=") if last else ("the first one on ties", ">")
-    goal = [f"Put each element {x} of {xs} in bucket ({x} - {lo}) // {w}, clamped to 0..{nb - 1}. Return",
-            f"[counts, best, empty]: the {nb} bucket counts, the index of the fullest bucket ({tie_w})",
+    goal = [f"Put each element {x} of {xs} in bucket ({x} - {K.lo}) // {K.w}, clamped to 0..{top}. Return",
+            f"[counts, best, empty]: the {K.nb} bucket counts, the index of the fullest bucket ({tie_w})",
             "and the number of empty buckets."]
-    steps = [f"Set counts to a list of {nb} zeros.",
-             f"For each {x}, add 1 to counts[i] for i = ({x} - {lo}) // {w} clamped to 0..{nb - 1}.",
+    steps = [f"Set counts to a list of {K.nb} zeros.",
+             f"For each {x}, add 1 to counts[i] for i = ({x} - {K.lo}) // {K.w} clamped to 0..{top}.",
              f"Set best to 0; for each i from 1, set best to i if counts[i] is {_op_words(cmp_)} counts[best].",
              "Set empty to the number of zero counts.",
              "Return [counts, best, empty]."]
     body = _blocks(f"""
-        counts = [0] * {nb}
+        counts = [0] * {K.nb}
     """, f"""
         for {x} in {xs}:
-            i = ({x} - {lo}) // {w}
+            i = ({x} - {K.lo}) // {K.w}
             if i < 0:
                 i = 0
-            if i > {nb - 1}:
-                i = {nb - 1}
+            if i > {top}:
+                i = {top}
             counts[i] += 1
     """, f"""
         best = 0
-        for i in range(1, {nb}):
+        for i in range(1, {K.nb}):
             if counts[i] {cmp_} counts[best]:
                 best = i
     """, """
@@ -245,23 +273,24 @@ def _histogram(rng: random.Random) -> _Task:
     return _Task("bucket_counts", [xs], goal, steps, body, oracle,
                  lambda r: _list_cases(r, [lo, lo + w * (nb - 1)], spread=w * 2,
                                        extra=[[[p for p in pivots]], [[lo - 1, lo - 1, lo + w]]]),
-                 {"lo": lo, "w": w, "nb": nb, "last": last})
+                 {"lo": lo, "w": w, "nb": nb, "last": last}, K.header)
 
 
 @_family("long")
-def _grade_counts(rng: random.Random) -> _Task:
+def _grade_counts(rng: random.Random, constants: Optional[str] = None) -> _Task:
     lo = rng.randint(0, 3)
     hi = lo + rng.randint(8, 14)
     t2 = rng.randint(lo + 2, lo + (hi - lo) // 2)
     t1 = rng.randint(t2 + 2, hi - 1)
     mean = rng.choice(["floor", "sum"])
     xs, x = rng.choice(_SEQ_NAMES)
+    K = _consts(constants, lo=lo, hi=hi, ta=t1, tb=t2)
     last_w = ("the integer mean (floor division) of the clamped scores, or 0 if there are none" if mean == "floor"
               else "the sum of the clamped scores")
-    goal = [f"Clamp each score in {xs} to the range {lo}..{hi}. Grade a clamped score as A if it is at",
-            f"least {t1}, B if at least {t2}, else C. Return [number of A, number of B, number of C, m],",
+    goal = [f"Clamp each score in {xs} to the range {K.lo}..{K.hi}. Grade a clamped score as A if it is at",
+            f"least {K.ta}, B if at least {K.tb}, else C. Return [number of A, number of B, number of C, m],",
             f"where m is {last_w}."]
-    steps = [f"Set clean to the scores of {xs} clamped to {lo}..{hi}.",
+    steps = [f"Set clean to the scores of {xs} clamped to {K.lo}..{K.hi}.",
              "Set counts to the numbers of A, B and C grades in clean.",
              "Set total to the sum of clean.",
              ("Set m to total // len(clean), or 0 if clean is empty." if mean == "floor" else "Set m to total."),
@@ -269,17 +298,17 @@ def _grade_counts(rng: random.Random) -> _Task:
     body = _blocks(f"""
         clean = []
         for {x} in {xs}:
-            if {x} < {lo}:
-                {x} = {lo}
-            elif {x} > {hi}:
-                {x} = {hi}
+            if {x} < {K.lo}:
+                {x} = {K.lo}
+            elif {x} > {K.hi}:
+                {x} = {K.hi}
             clean.append({x})
     """, f"""
         counts = [0, 0, 0]
         for {x} in clean:
-            if {x} >= {t1}:
+            if {x} >= {K.ta}:
                 counts[0] += 1
-            elif {x} >= {t2}:
+            elif {x} >= {K.tb}:
                 counts[1] += 1
             else:
                 counts[2] += 1
@@ -306,42 +335,43 @@ def _grade_counts(rng: random.Random) -> _Task:
 
     return _Task("grade_counts", [xs], goal, steps, body, oracle,
                  lambda r: _list_cases(r, [lo, t2, t1, hi], spread=3),
-                 {"lo": lo, "hi": hi, "t1": t1, "t2": t2, "mean": mean})
+                 {"lo": lo, "hi": hi, "t1": t1, "t2": t2, "mean": mean}, K.header)
 
 
 @_family("long")
-def _bank_balance(rng: random.Random) -> _Task:
+def _bank_balance(rng: random.Random, constants: Optional[str] = None) -> _Task:
     start, limit, fee = rng.randint(0, 10), rng.randint(5, 12), rng.randint(0, 2)
     floor = rng.choice([0, 0, -5, -10])
     xs, x = rng.choice(_SEQ_NAMES)
-    fee_goal = f" A withdrawal (negative amount) costs {fee} more." if fee else ""
-    goal = [f"Apply the transactions in {xs} to a balance of {start}, ignoring those with absolute value",
-            f"above {limit}.{fee_goal} Refuse (and count) one that would take the balance",
-            f"below {floor}. Return [final balance, refused, lowest balance]."]
-    steps = [f"Set kept to the transactions of absolute value at most {limit}."]
+    K = _consts(constants, limit=limit, **({"fee": fee} if fee else {}), start=start, floor=floor)
+    fee_goal = f" A withdrawal (negative amount) costs {K.fee} more." if fee else ""
+    goal = [f"Apply the transactions in {xs} to a balance of {K.start}, ignoring those with absolute value",
+            f"above {K.limit}.{fee_goal} Refuse (and count) one that would take the balance",
+            f"below {K.floor}. Return [final balance, refused, lowest balance]."]
+    steps = [f"Set kept to the transactions of absolute value at most {K.limit}."]
     if fee:
-        steps.append(f"Set charged to kept with {fee} subtracted from every negative amount.")
-    steps += [f"Set balance and lowest to {start} and refused to 0.",
-              f"For each t: if balance + t is below {floor}, count it as refused; else add it and update lowest.",
+        steps.append(f"Set charged to kept with {K.fee} subtracted from every negative amount.")
+    steps += [f"Set balance and lowest to {K.start} and refused to 0.",
+              f"For each t: if balance + t is below {K.floor}, count it as refused; else add it and update lowest.",
               "Return [balance, refused, lowest]."]
     src = "charged" if fee else "kept"
     body = _blocks(f"""
         kept = []
         for {x} in {xs}:
-            if abs({x}) <= {limit}:
+            if abs({x}) <= {K.limit}:
                 kept.append({x})
     """, f"""
         charged = []
         for {x} in kept:
             if {x} < 0:
-                {x} = {x} - {fee}
+                {x} = {x} - {K.fee}
             charged.append({x})
     """ if fee else "", f"""
-        balance = {start}
-        lowest = {start}
+        balance = {K.start}
+        lowest = {K.start}
         refused = 0
         for t in {src}:
-            if balance + t < {floor}:
+            if balance + t < {K.floor}:
                 refused += 1
                 continue
             balance += t
@@ -370,27 +400,28 @@ def _bank_balance(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: make(r), n_random=5)
 
     return _Task("apply_transactions", [xs], goal, steps, body, oracle, cases,
-                 {"start": start, "limit": limit, "fee": fee, "floor": floor})
+                 {"start": start, "limit": limit, "fee": fee, "floor": floor}, K.header)
 
 
 @_family("long")
-def _column_sums(rng: random.Random) -> _Task:
+def _column_sums(rng: random.Random, constants: Optional[str] = None) -> _Task:
     op, k = rng.choice(list(_OPS)), rng.randint(-2, 4)
     fill, which = rng.randint(-2, 3), rng.choice(_ORDER_OPS)
+    K = _consts(constants, k=k, fill=fill)
     word = {">": "largest (first on ties)", ">=": "largest (last on ties)",
             "<": "smallest (first on ties)", "<=": "smallest (last on ties)"}[which]
-    goal = [f"Keep the rows of the list of lists rows whose sum is {_op_words(op)} {k}, pad them",
-            f"with {fill} to the length of the longest kept row, and return",
+    goal = [f"Keep the rows of the list of lists rows whose sum is {_op_words(op)} {K.k}, pad them",
+            f"with {K.fill} to the length of the longest kept row, and return",
             f"[column sums, index of the {word} column sum]; the index is -1 if there are no columns."]
-    steps = [f"Set kept to the rows whose sum is {_op_words(op)} {k}.",
+    steps = [f"Set kept to the rows whose sum is {_op_words(op)} {K.k}.",
              "Set width to the largest length of a kept row (0 if none).",
-             f"Set padded to each kept row extended with {fill} up to width.",
+             f"Set padded to each kept row extended with {K.fill} up to width.",
              "Set sums to the column sums of padded.",
              f"Find best, the index of the {word.split()[0]} sum, and return [sums, best]."]
     body = _blocks(f"""
         kept = []
         for row in rows:
-            if sum(row) {op} {k}:
+            if sum(row) {op} {K.k}:
                 kept.append(row)
     """, """
         width = 0
@@ -400,7 +431,7 @@ def _column_sums(rng: random.Random) -> _Task:
     """, f"""
         padded = []
         for row in kept:
-            padded.append(row + [{fill}] * (width - len(row)))
+            padded.append(row + [{K.fill}] * (width - len(row)))
     """, """
         sums = [0] * width
         for row in padded:
@@ -431,31 +462,32 @@ def _column_sums(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: make(r), n_random=5)
 
     return _Task(f"column_sums_{_op_name(op)}", ["rows"], goal, steps, body, oracle, cases,
-                 {"op": op, "k": k, "fill": fill, "which": which})
+                 {"op": op, "k": k, "fill": fill, "which": which}, K.header)
 
 
 # ----------------------------------------------------------------------------- text pipelines
 
 
 @_family("long")
-def _parse_runs(rng: random.Random) -> _Task:
+def _parse_runs(rng: random.Random, constants: Optional[str] = None) -> _Task:
     sep, op, c = rng.choice([",", ";", "/"]), rng.choice(list(_OPS)), rng.randint(-3, 4)
     cap, rel = rng.choice([None, 6, 8, 10, 12, 15]), rng.choice(_ORDER_OPS)
-    cap_w = f" (capped at {cap})" if cap else ""
+    K = _consts(constants, c=c, **({"cap": cap} if cap else {}))
+    cap_w = f" (capped at {K.cap})" if cap else ""
     rel_w = {">": "strictly increasing", ">=": "non-decreasing", "<": "strictly decreasing",
              "<=": "non-increasing"}[rel]
     goal = [f'Parse the ints in s, separated by "{sep}" (spaces around them allowed, empty pieces skipped),',
-            f"keep those {_op_words(op)} {c}, and take their running totals{cap_w}. Return [running totals,",
+            f"keep those {_op_words(op)} {K.c}, and take their running totals{cap_w}. Return [running totals,",
             f"length of the longest {rel_w} run of adjacent running totals] (0 if there are none)."]
     steps = [f'Set nums to the ints of the non-empty stripped pieces of s.split("{sep}").',
-             f"Set kept to the nums that are {_op_words(op)} {c}.",
-             f"Set running to the running totals of kept{f', each lowered to {cap} if above' if cap else ''}.",
+             f"Set kept to the nums that are {_op_words(op)} {K.c}.",
+             f"Set running to the running totals of kept{f', each lowered to {K.cap} if above' if cap else ''}.",
              f"Set best and cur to 0; for each t in running, add 1 to cur if t is {_op_words(rel)} the previous"
              " total, else set cur to 1; update best.",
              "Return [running, best]."]
     cap_code = f"""
-            if total > {cap}:
-                total = {cap}""" if cap else ""
+            if total > {K.cap}:
+                total = {K.cap}""" if cap else ""
     body = _blocks(f"""
         nums = []
         for piece in s.split("{sep}"):
@@ -465,7 +497,7 @@ def _parse_runs(rng: random.Random) -> _Task:
     """, f"""
         kept = []
         for x in nums:
-            if x {op} {c}:
+            if x {op} {K.c}:
                 kept.append(x)
     """, f"""
         running = []
@@ -506,14 +538,15 @@ def _parse_runs(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: make(r), n_random=5)
 
     return _Task(f"parse_runs_{_op_name(op)}", ["s"], goal, steps, body, oracle, cases,
-                 {"sep": sep, "op": op, "c": c, "cap": cap, "rel": rel})
+                 {"sep": sep, "op": op, "c": c, "cap": cap, "rel": rel}, K.header)
 
 
 @_family("long")
-def _word_filter(rng: random.Random) -> _Task:
+def _word_filter(rng: random.Random, constants: Optional[str] = None) -> _Task:
     op, k = rng.choice(list(_OPS)), rng.randint(2, 4)
     mode = rng.choice(["longest", "initials", "join", "title"])
     sep = rng.choice(["-", "_", "+", ","]) if mode in ("join", "title") else ""
+    K = _consts(constants, k=k)
     post_goal = {
         "longest": "return the longest kept word (the first one on ties), or \"\" if none",
         "initials": "return the string of the first letters of the kept words",
@@ -521,11 +554,11 @@ def _word_filter(rng: random.Random) -> _Task:
         "title": f'return the kept words, each with its first letter upper-cased, joined with "{sep}"',
     }[mode]
     goal = ["Split s into words at spaces (runs of spaces separate words; there are no empty words),",
-            f"keep the words whose length is {_op_words(op)} {k}, and {post_goal}."]
+            f"keep the words whose length is {_op_words(op)} {K.k}, and {post_goal}."]
     steps = ['Set words to [] and cur to "". For each character ch of s: at a space, append cur to words if'
              ' it is not empty and reset cur; otherwise add ch to cur.',
              "After the loop, append cur if it is not empty.",
-             f"Set kept to the words whose length is {_op_words(op)} {k}."]
+             f"Set kept to the words whose length is {_op_words(op)} {K.k}."]
     steps.append({
         "longest": 'Set best to ""; for each kept word, set best to it if it is longer than best. Return best.',
         "initials": 'Set out to ""; add the first letter of every kept word to it. Return out.',
@@ -571,7 +604,7 @@ def _word_filter(rng: random.Random) -> _Task:
     """, f"""
         kept = []
         for w in words:
-            if len(w) {op} {k}:
+            if len(w) {op} {K.k}:
                 kept.append(w)
     """, post)
 
@@ -588,21 +621,22 @@ def _word_filter(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: [_words_text(r, "abcde")], n_random=5)
 
     return _Task(f"words_{_op_name(op)}", ["s"], goal, steps, body, oracle, cases,
-                 {"op": op, "k": k, "mode": mode, "sep": sep})
+                 {"op": op, "k": k, "mode": mode, "sep": sep}, K.header)
 
 
 @_family("long")
-def _word_counts(rng: random.Random) -> _Task:
+def _word_counts(rng: random.Random, constants: Optional[str] = None) -> _Task:
     op, k, m = rng.choice(_ORDER_OPS), rng.randint(1, 3), rng.randint(2, 3)
     sep, lower = rng.choice([" ", "-", ","]), rng.random() < 0.5
+    K = _consts(constants, k=k, m=m)
     lower_w = ", lower-case the letters" if lower else ""
     goal = [f"Replace every character of s that is not a letter by a space{lower_w}, and split into words.",
-            f"Count the words whose length is {_op_words(op)} {k}; return those that occur at least {m} times,",
+            f"Count the words whose length is {_op_words(op)} {K.k}; return those that occur at least {K.m} times,",
             f'in the order of their first occurrence, joined with "{sep}".']
     steps = [f"Build clean from s: each letter{' lower-cased' if lower else ''}, every other character as a space.",
              "Set words to clean.split().",
-             f"Set counts to a dict counting each word whose length is {_op_words(op)} {k}.",
-             f"Set out to the words of counts (in insertion order) counted at least {m} times.",
+             f"Set counts to a dict counting each word whose length is {_op_words(op)} {K.k}.",
+             f"Set out to the words of counts (in insertion order) counted at least {K.m} times.",
              f'Return "{sep}".join(out).']
     letter = "ch.lower()" if lower else "ch"
     body = _blocks(f"""
@@ -616,14 +650,14 @@ def _word_counts(rng: random.Random) -> _Task:
     """, f"""
         counts = {{}}
         for w in words:
-            if len(w) {op} {k}:
+            if len(w) {op} {K.k}:
                 if w not in counts:
                     counts[w] = 0
                 counts[w] += 1
     """, f"""
         out = []
         for w in counts:
-            if counts[w] >= {m}:
+            if counts[w] >= {K.m}:
                 out.append(w)
         return "{sep}".join(out)
     """)
@@ -644,23 +678,24 @@ def _word_counts(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: make(r), n_random=5)
 
     return _Task("frequent_words", ["s"], goal, steps, body, oracle, cases,
-                 {"op": op, "k": k, "m": m, "sep": sep, "lower": lower})
+                 {"op": op, "k": k, "m": m, "sep": sep, "lower": lower}, K.header)
 
 
 @_family("long")
-def _tally_records(rng: random.Random) -> _Task:
+def _tally_records(rng: random.Random, constants: Optional[str] = None) -> _Task:
     rec, kv = rng.choice([",", ";"]), rng.choice([":", "="])
     op, k, mode = rng.choice(list(_OPS)), rng.randint(0, 6), rng.choice(["names", "pairs", "best"])
+    K = _consts(constants, k=k)
     out_w = {"names": "the sorted list of those names",
              "pairs": "the list of [name, total] pairs of those names, sorted by name",
              "best": 'the one of those names with the largest total (the smallest name on ties), or "" if none'}[mode]
     goal = [f's holds records "name{kv}value" (value an int, maybe negative) separated by "{rec}"; empty records',
-            f"are skipped. Total the values per name, keep the names whose total is {_op_words(op)} {k},",
+            f"are skipped. Total the values per name, keep the names whose total is {_op_words(op)} {K.k},",
             f"and return {out_w}."]
     steps = [f'Set parts to the non-empty pieces of s.split("{rec}").',
              f'Set totals to a dict: for each part, split it at "{kv}" into name and value, and add int(value) to'
              " totals[name] (starting from 0).",
-             f"Set keep to the names of totals whose total is {_op_words(op)} {k}.",
+             f"Set keep to the names of totals whose total is {_op_words(op)} {K.k}.",
              {"names": "Sort keep and return it.",
               "pairs": "Sort keep and return [name, totals[name]] for each name.",
               "best": 'Set best to ""; for each name of sorted(keep), set best to it if best is "" or its total'
@@ -700,7 +735,7 @@ def _tally_records(rng: random.Random) -> _Task:
     """, f"""
         keep = []
         for name in totals:
-            if totals[name] {op} {k}:
+            if totals[name] {op} {K.k}:
                 keep.append(name)
     """, post)
 
@@ -726,32 +761,33 @@ def _tally_records(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: make(r), n_random=5)
 
     return _Task(f"tally_{_op_name(op)}", ["s"], goal, steps, body, oracle, cases,
-                 {"rec": rec, "kv": kv, "op": op, "k": k, "mode": mode})
+                 {"rec": rec, "kv": kv, "op": op, "k": k, "mode": mode}, K.header)
 
 
 @_family("long")
-def _inventory(rng: random.Random) -> _Task:
+def _inventory(rng: random.Random, constants: Optional[str] = None) -> _Task:
     start, cap, op, k = rng.randint(0, 8), rng.choice([None, 10, 15, 20]), rng.choice(_ORDER_OPS), rng.randint(1, 6)
     add, take = rng.choice([("add", "take"), ("in", "out"), ("buy", "sell")])
-    cap_w = f", but never above {cap}" if cap else ""
-    goal = [f'Apply the commands "{add} n" or "{take} n" of cmds in order to a stock of {start} items:',
+    K = _consts(constants, start=start, **({"cap": cap} if cap else {}), k=k)
+    cap_w = f", but never above {K.cap}" if cap else ""
+    goal = [f'Apply the commands "{add} n" or "{take} n" of cmds in order to a stock of {K.start} items:',
             f"{add} n adds n{cap_w}; {take} n removes n, but never below 0.",
-            f"Return [final stock, number of commands after which the stock is {_op_words(op)} {k}]."]
+            f"Return [final stock, number of commands after which the stock is {_op_words(op)} {K.k}]."]
     steps = ["Parse each command into [word, int(n)] in moves.",
-             f"Set stock to {start} and hits to 0, then apply each move to stock{f' (capped at {cap})' if cap else ''}"
-             " with a floor of 0.",
-             f"After each move, add 1 to hits if stock is {_op_words(op)} {k}.",
+             f"Set stock to {K.start} and hits to 0, then apply each move to stock"
+             f"{f' (capped at {K.cap})' if cap else ''} with a floor of 0.",
+             f"After each move, add 1 to hits if stock is {_op_words(op)} {K.k}.",
              "Return [stock, hits]."]
     cap_code = f"""
-                if stock > {cap}:
-                    stock = {cap}""" if cap else ""
+                if stock > {K.cap}:
+                    stock = {K.cap}""" if cap else ""
     body = _blocks("""
         moves = []
         for cmd in cmds:
             word, n = cmd.split(" ")
             moves.append([word, int(n)])
     """, f"""
-        stock = {start}
+        stock = {K.start}
         hits = 0
         for word, n in moves:
             if word == "{add}":
@@ -760,7 +796,7 @@ def _inventory(rng: random.Random) -> _Task:
                 stock -= n
                 if stock < 0:
                     stock = 0
-            if stock {op} {k}:
+            if stock {op} {K.k}:
                 hits += 1
         return [stock, hits]
     """)
@@ -784,40 +820,42 @@ def _inventory(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: make(r), n_random=5)
 
     return _Task("stock_level", ["cmds"], goal, steps, body, oracle, cases,
-                 {"start": start, "cap": cap, "op": op, "k": k, "words": [add, take]})
+                 {"start": start, "cap": cap, "op": op, "k": k, "words": [add, take]}, K.header)
 
 
 # ----------------------------------------------------------------------------- digit arithmetic
 
 
 @_family("long")
-def _check_digit(rng: random.Random) -> _Task:
+def _check_digit(rng: random.Random, constants: Optional[str] = None) -> _Task:
     base, parity, weight, mod = rng.choice([10, 10, 8, 6]), rng.randint(0, 1), rng.randint(2, 4), rng.randint(5, 13)
     which = "even" if parity == 0 else "odd"
-    goal = [f"Take the base-{base} digits of n >= 0 from the least significant; multiply those at {which}",
-            f"positions (0-based) by {weight}, folding a product p >= {base} to p // {base} + p % {base}; sum them.",
-            f"Return [total, ({mod} - total % {mod}) % {mod}]."]
-    steps = [f"Set digits to the base-{base} digits of n, least significant first.",
-             f"For each position i: d = digits[i], times {weight} if i % 2 == {parity}, folded if >= {base};"
+    # the parity is a mode, like an operator: the words say "even" or "odd", so it stays literal
+    K = _consts(constants, b=base, w=weight, mod=mod)
+    goal = [f"Take the base-{K.b} digits of n >= 0 from the least significant; multiply those at {which}",
+            f"positions (0-based) by {K.w}, folding a product p >= {K.b} to p // {K.b} + p % {K.b}; sum them.",
+            f"Return [total, ({K.mod} - total % {K.mod}) % {K.mod}]."]
+    steps = [f"Set digits to the base-{K.b} digits of n, least significant first.",
+             f"For each position i: d = digits[i], times {K.w} if i % 2 == {parity}, folded if >= {K.b};"
              " add d to total.",
              "Compute check and return [total, check]."]
     body = _blocks(f"""
         digits = []
         m = n
         while m > 0:
-            digits.append(m % {base})
-            m = m // {base}
+            digits.append(m % {K.b})
+            m = m // {K.b}
     """, f"""
         total = 0
         for i in range(len(digits)):
             d = digits[i]
             if i % 2 == {parity}:
-                d = d * {weight}
-                if d >= {base}:
-                    d = d // {base} + d % {base}
+                d = d * {K.w}
+                if d >= {K.b}:
+                    d = d // {K.b} + d % {K.b}
             total += d
     """, f"""
-        check = ({mod} - total % {mod}) % {mod}
+        check = ({K.mod} - total % {K.mod}) % {K.mod}
         return [total, check]
     """)
 
@@ -838,4 +876,4 @@ def _check_digit(rng: random.Random) -> _Task:
         return _fill(r, edges, lambda: [r.randint(0, 10 ** r.randint(2, 6))], n_random=5)
 
     return _Task(f"check_digit_base{base}", ["n"], goal, steps, body, oracle, cases,
-                 {"base": base, "parity": parity, "weight": weight, "mod": mod})
+                 {"base": base, "parity": parity, "weight": weight, "mod": mod}, K.header)
