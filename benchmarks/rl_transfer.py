@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -33,12 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analysis.stats import mean_ci  # noqa: E402
 from prmlab.errors import PrmlabError  # noqa: E402
-from prmlab.layout import MANIFEST_FILE, PROBLEMS_FILE, SAMPLES_FILE, input_entry, read_manifest  # noqa: E402
+from prmlab.layout import PROBLEMS_FILE, SAMPLES_FILE, input_entry, read_manifest, stage_entry  # noqa: E402
 from prmlab.rl.loop import drawn_prompts  # noqa: E402
 from prmlab.tasks import rl_problems  # noqa: E402
 
 BUCKETS = ("0", "1", "2", "3+")  # times a prompt was drawn during the run
-_EVAL_ENTRY = re.compile(r"stage eval: (?:computed in [0-9.]+s -> |reused cache entry )(\S+)")
 
 
 def _fail(message: str) -> None:
@@ -48,15 +46,7 @@ def _fail(message: str) -> None:
 
 def eval_entry(path: Path) -> Path:
     """An eval cache entry, given one or a run dir whose run.log names it."""
-    if (path / MANIFEST_FILE).is_file():
-        return path
-    log = path / "run.log"
-    if not log.is_file():
-        raise PrmlabError(f"{path}: neither an eval cache entry ({MANIFEST_FILE}) nor a run dir (run.log)")
-    found = _EVAL_ENTRY.findall(log.read_text())
-    if not found:
-        raise PrmlabError(f"{log}: names no eval cache entry (did the run reach its eval stage?)")
-    return Path(found[-1])
+    return stage_entry(path, "eval")
 
 
 def per_problem_pass(entry: Path) -> dict[str, float]:

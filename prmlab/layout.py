@@ -20,6 +20,7 @@ Every entry also holds ``manifest.json`` (``read_manifest``), which names its up
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from prmlab.errors import PrmlabError
@@ -86,3 +87,18 @@ def input_entry(entry: Path, name: str) -> Path:
         raise PrmlabError(f"{entry}'s manifest names no {name} input")
     recorded = Path(recorded)
     return recorded if recorded.is_dir() else entry.parent.parent / recorded.parent.name / recorded.name
+
+
+def stage_entry(path: Path, stage: str) -> Path:
+    """A ``stage`` cache entry, given one or a run dir whose ``run.log`` names it (the pipeline logs
+    "stage S: computed in Ns -> ENTRY" or "stage S: reused cache entry ENTRY"; the last one counts)."""
+    path = Path(path)
+    if (path / MANIFEST_FILE).is_file():
+        return path
+    log = path / "run.log"
+    if not log.is_file():
+        raise PrmlabError(f"{path}: neither a{'n' if stage[0] in 'aeiou' else ''} {stage} cache entry ({MANIFEST_FILE}) nor a run dir (run.log)")
+    found = re.findall(rf"stage {re.escape(stage)}: (?:computed in [0-9.]+s -> |reused cache entry )(\S+)", log.read_text())
+    if not found:
+        raise PrmlabError(f"{log}: names no {stage} cache entry (did the run reach its {stage} stage?)")
+    return Path(found[-1])
