@@ -467,7 +467,8 @@ def build_credit(coll: Collection, runs: pd.DataFrame) -> Report:
     order += [a for a in df["arm"].dropna().unique() if a not in order]
     extra = {"groups with signal": ("reward/nonzero_group_var_frac", 2), "rollouts with gradient": ("losses/nonzero_adv_frac", 2),
              "tokens": ("rollout/response_tokens", 0), "comment share": ("rollout/comment_line_frac", 3)}
-    for split, d in by_split(df):
+    splits = by_split(df)
+    for split, d in splits:
         sfx, tag = ("", "") if split == "test" else (f"_{split}", f"[{split} split] ")
         r.tables.append(tables.condition_table(
             d, by="arm", order=order, columns=tables.pass_columns(d, cats=False), reference="ppo_prm",
@@ -495,12 +496,12 @@ def build_credit(coll: Collection, runs: pd.DataFrame) -> Report:
                 r.claims.append(_claim(f"{tag}{algo.upper()}: pass-rate reward does not reliably beat binary (pass-rate study)",
                                        arm(f"{algo}_pass_rate"), base, tables.PASS1, NOT_BETTER,
                                        what=f"{algo}_pass_rate − {algo}_binary"))
-    test = by_split(df)[0][1]
+    first, test = splits[0]  # the test split when evaluated
     edges = figures.config_edges(test)
     r.tables.append(tables.condition_table(
         test, by="arm", order=order, columns={b: f"{tables.PASS1}/len_{b}" for b in figures.length_buckets(edges)},
         name="credit_length", title="Completability credit: pass@1 (%) by response length (tokens), "
-                                    f"{SPLIT_TITLE.get(by_split(df)[0][0], 'first split')}"))
+                                    f"{SPLIT_TITLE.get(first, first)}"))
     train = test.drop_duplicates("stage.rl.key") if "stage.rl.key" in test else test  # one curve per training run
     r.figures += [
         Figure("curves", "Training curves by arm", figures.training_curves(
