@@ -502,12 +502,11 @@ def build_credit(coll: Collection, runs: pd.DataFrame) -> Report:
         test, by="arm", order=order, columns={b: f"{tables.PASS1}/len_{b}" for b in figures.length_buckets(edges)},
         name="credit_length", title="Completability credit: pass@1 (%) by response length (tokens), "
                                     f"{SPLIT_TITLE.get(first, first)}"))
-    train = test.drop_duplicates("stage.rl.key") if "stage.rl.key" in test else test  # one curve per training run
-    r.figures += [
+    r.figures += [  # one split's runs: one curve per training run (the other splits' runs share it)
         Figure("curves", "Training curves by arm", figures.training_curves(
-            curves, train, ["reward/all_pass_rate", "reward/mean", "losses/nonzero_adv_frac"], hue="arm")),
+            curves, test, ["reward/all_pass_rate", "reward/mean", "losses/nonzero_adv_frac"], hue="arm")),
         Figure("hacking_monitors", "Response length and comment share by arm",
-               figures.hacking_monitors(curves, train, hue="arm")),
+               figures.hacking_monitors(curves, test, hue="arm")),
     ]
     return r
 
