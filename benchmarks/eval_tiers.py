@@ -69,8 +69,6 @@ def tier_table(samples: list[dict], problems: dict, long_tokens: int) -> dict[st
 def _row(path: Path, long_tokens: int) -> tuple[str, dict[str, float]]:
     entry = stage_entry(path, "eval")
     m = read_manifest(entry)
-    if m.get("stage") != "eval":
-        raise PrmlabError(f"{entry}: a {m.get('stage')} entry, expected an eval entry")
     samples = read_samples(entry / SAMPLES_FILE)
     if not samples:
         raise PrmlabError(f"{entry / SAMPLES_FILE}: no samples")

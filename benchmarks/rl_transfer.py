@@ -102,8 +102,6 @@ def load(paths: list[Path]) -> list[dict]:
     for p in paths:
         entry = eval_entry(p)
         m = read_manifest(entry)
-        if m.get("stage") != "eval":
-            raise PrmlabError(f"{entry}: a {m.get('stage')} entry, expected an eval entry")
         if m["fields"]["eval"]["split"] != "rl":
             raise PrmlabError(f"{entry}: evaluates split {m['fields']['eval']['split']!r}; "
                               "this needs eval.split=rl (the prompts RL trained on)")

@@ -89,16 +89,25 @@ def input_entry(entry: Path, name: str) -> Path:
     return recorded if recorded.is_dir() else entry.parent.parent / recorded.parent.name / recorded.name
 
 
+# the pipeline's log lines naming a stage's entry (prmlab.pipeline logs them; stage_entry reads them back)
+REUSED_LOG = "stage %s: reused cache entry %s"
+COMPUTED_LOG = "stage %s: computed in %.1fs -> %s"
+
+
 def stage_entry(path: Path, stage: str) -> Path:
-    """A ``stage`` cache entry, given one or a run dir whose ``run.log`` names it (the pipeline logs
-    "stage S: computed in Ns -> ENTRY" or "stage S: reused cache entry ENTRY"; the last one counts)."""
+    """A ``stage`` cache entry, given one or a run dir whose ``run.log`` names it (``REUSED_LOG`` or
+    ``COMPUTED_LOG``; the last one counts); an entry of another stage raises."""
     path = Path(path)
-    if (path / MANIFEST_FILE).is_file():
-        return path
-    log = path / "run.log"
-    if not log.is_file():
-        raise PrmlabError(f"{path}: neither a{'n' if stage[0] in 'aeiou' else ''} {stage} cache entry ({MANIFEST_FILE}) nor a run dir (run.log)")
-    found = re.findall(rf"stage {re.escape(stage)}: (?:computed in [0-9.]+s -> |reused cache entry )(\S+)", log.read_text())
-    if not found:
-        raise PrmlabError(f"{log}: names no {stage} cache entry (did the run reach its {stage} stage?)")
-    return Path(found[-1])
+    article = "an" if stage[0] in "aeiou" else "a"
+    if not (path / MANIFEST_FILE).is_file():
+        log = path / "run.log"
+        if not log.is_file():
+            raise PrmlabError(f"{path}: neither {article} {stage} cache entry ({MANIFEST_FILE}) nor a run dir (run.log)")
+        found = re.findall(rf"stage {re.escape(stage)}: (?:computed in [0-9.]+s -> |reused cache entry )(\S+)", log.read_text())
+        if not found:
+            raise PrmlabError(f"{log}: names no {stage} cache entry (did the run reach its {stage} stage?)")
+        path = Path(found[-1])
+    got = read_manifest(path).get("stage")
+    if got != stage:
+        raise PrmlabError(f"{path}: a {got} entry, expected {article} {stage} entry")
+    return path

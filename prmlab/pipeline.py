@@ -33,6 +33,7 @@ from typing import Any, Callable, Optional
 from filelock import FileLock
 from omegaconf import DictConfig, OmegaConf
 
+from prmlab.layout import COMPUTED_LOG, REUSED_LOG
 from prmlab.layout import MANIFEST_FILE as MANIFEST
 
 log = logging.getLogger(__name__)
@@ -230,9 +231,9 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
             computed_with = {}
         dt = time.time() - t0
         if status == "reused":
-            log.info("stage %s: reused cache entry %s", st.name, path)
+            log.info(REUSED_LOG, st.name, path)
         else:
-            log.info("stage %s: computed in %.1fs -> %s", st.name, dt, path)
+            log.info(COMPUTED_LOG, st.name, dt, path)
         paths[st.name] = path
         results.append(StageResult(st.name, p.key, path, status, dt, summary, computed_with))
     return results

@@ -214,3 +214,31 @@ def test_sigkill_mid_stage_leaves_no_entry(tmp_path):
     assert not [e for e in left if e.startswith(".tmp-")]  # the dead job's temp dir was cleaned
     out = subprocess.run([sys.executable, str(script), str(cache), "fast"], capture_output=True, text=True, env=env)
     assert "STATUS reused" in out.stdout
+
+
+def test_stage_entry_reads_the_pipelines_own_log_lines(tmp_path):
+    """layout.stage_entry finds an entry from a run dir through the lines the pipeline logs
+    (REUSED_LOG, COMPUTED_LOG: the last one counts) and refuses an entry of another stage."""
+    import json
+
+    import pytest
+
+    from prmlab.errors import PrmlabError
+    from prmlab.layout import COMPUTED_LOG, REUSED_LOG, stage_entry
+
+    entries = {}
+    for name, stage in (("old", "eval"), ("new", "eval"), ("pol", "sft")):
+        e = tmp_path / "cache" / stage / name
+        e.mkdir(parents=True)
+        (e / "manifest.json").write_text(json.dumps({"stage": stage}))
+        entries[name] = e
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "run.log").write_text("\n".join([REUSED_LOG % ("eval", entries["old"]), REUSED_LOG % ("sft", entries["pol"]),
+                                            COMPUTED_LOG % ("eval", 1.25, entries["new"])]) + "\n")
+    assert stage_entry(run, "eval") == entries["new"] and stage_entry(run, "sft") == entries["pol"]
+    assert stage_entry(entries["old"], "eval") == entries["old"]
+    with pytest.raises(PrmlabError, match="a sft entry, expected an eval entry"):
+        stage_entry(entries["pol"], "eval")
+    with pytest.raises(PrmlabError, match="names no rl cache entry"):
+        stage_entry(run, "rl")
