@@ -26,6 +26,10 @@
 # files), model=hf model.path=/ckpt, ... A failing job ends a Hydra sweep; the analysis still runs
 # and lists the failed and never-started jobs in index.md, and the script exits non-zero.
 #
+# Resuming: rerun the same command; finished stages are reused from the cache and a killed RL stage
+# resumes from its step checkpoint. `python -m analysis.plan experiment=NAME [overrides] --jobs 2` (or
+# `all`) says what is left and projects its cost.
+#
 # Environment: SMOKE=1 runs each experiment at the seconds-scale smoke size ('experiment=[smoke,NAME]')
 # to check the wiring; RESULTS (default results) and SWEEPS (default outputs/sweeps) move the outputs.
 set -uo pipefail

@@ -147,8 +147,10 @@ class StageCache:
             tmp = final.parent / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
             tmp.mkdir()
             try:
+                t0 = time.time()
                 summary = compute(tmp) or {}
-                manifest = dict(meta, summary=summary, finished=time.time())
+                # seconds: what computing the entry took (read by prmlab.plan to project a sweep's cost)
+                manifest = dict(meta, summary=summary, seconds=round(time.time() - t0, 1), finished=time.time())
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
                 os.rename(tmp, final)
             except BaseException:

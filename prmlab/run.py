@@ -172,22 +172,22 @@ def _task(cfg: DictConfig) -> None:
 _hydra_main = hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=CONFIG_NAME)(_task)
 
 
-def preflight(argv: list[str]) -> int:
-    """Compose every config the command line asks for (each job of a ``-m`` sweep, with the
-    experiment's ``hydra.sweeper.params``) and validate it, the way Hydra will compose it, before
-    Hydra makes a run dir or any stage runs. Raises ConfigError (one line); returns the number of
-    configs checked (0 for commands that run nothing: --help, --info, --cfg only composes)."""
+def compose_jobs(argv: list[str]) -> Optional[list[DictConfig]]:
+    """Every config the command line asks for, composed the way Hydra will compose it: each job of a
+    ``-m`` sweep (the experiment's ``hydra.sweeper.params`` crossed with the command line's sweeps),
+    else the one run. Each keeps its ``hydra`` node. None for a command that runs nothing (--help,
+    --info, --cfg) or a sweeper other than the basic one (it lists its own jobs). Raises ConfigError
+    (one line) on an unknown key, a wrong type or a missing option."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
     from hydra._internal.hydra import Hydra
     from hydra._internal.utils import create_automatic_config_search_path, get_args_parser
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.types import RunMode
-    from omegaconf import open_dict
 
     args = get_args_parser().parse_args(argv)
     if args.help or args.hydra_help or args.info or args.shell_completion or args.experimental_rerun:
-        return 0
+        return None
     config_name = args.config_name or CONFIG_NAME
     # as Hydra finds conf/ for ``python -m prmlab.run`` (relative to this file), also when imported
     search_path = create_automatic_config_search_path(__file__, None, args.config_path or CONFIG_PATH)
@@ -205,27 +205,43 @@ def preflight(argv: list[str]) -> int:
         mode = RunMode.MULTIRUN if multirun and not args.cfg else RunMode.RUN
         master = hyd.compose_config(config_name, overrides, run_mode=mode, from_shell=True, with_log_configuration=False)
         if args.cfg:
-            return 0
-        jobs = [master]
-        if mode == RunMode.MULTIRUN:
-            if master.hydra.sweeper.get("_target_") != f"{BasicSweeper.__module__}.{BasicSweeper.__name__}":
-                return 0  # another sweeper lists its own jobs; each job is validated when it starts
-            params = master.hydra.sweeper.get("params") or {}
-            sweep = [f"{k}={v}" for k, v in params.items()] + list(master.hydra.overrides.task)
-            parsed = OverridesParser.create(config_loader=hyd.config_loader).parse_overrides(sweep)
-            jobs = [hyd.config_loader.load_sweep_config(master, list(job))
-                    for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
+            return None
+        if mode != RunMode.MULTIRUN:
+            return [master]
+        if master.hydra.sweeper.get("_target_") != f"{BasicSweeper.__module__}.{BasicSweeper.__name__}":
+            return None
+        params = master.hydra.sweeper.get("params") or {}
+        sweep = [f"{k}={v}" for k, v in params.items()] + list(master.hydra.overrides.task)
+        parsed = OverridesParser.create(config_loader=hyd.config_loader).parse_overrides(sweep)
+        return [hyd.config_loader.load_sweep_config(master, list(job))
+                for batch in BasicSweeper.split_arguments(parsed, None) for job in batch]
     except ConfigError:
         raise
     except Exception as e:  # Hydra's and OmegaConf's own errors: unknown key, wrong type, missing option, ...
         raise compose_error(e) from e
     finally:
         GlobalHydra.instance().clear()
+
+
+def job_config(job: DictConfig) -> DictConfig:
+    """One composed job (``compose_jobs``) as its run sees it: ``hydra:`` interpolations resolve
+    against the job's own Hydra node, which is then dropped, and every value is validated."""
+    from omegaconf import open_dict
+
+    HydraConfig.instance().set_config(job)
+    with open_dict(job):
+        job.pop("hydra")
+    validate(job)
+    return job
+
+
+def preflight(argv: list[str]) -> int:
+    """Compose every config the command line asks for (``compose_jobs``) and validate it, before
+    Hydra makes a run dir or any stage runs. Raises ConfigError (one line); returns the number of
+    configs checked (0 for commands that run nothing: --help, --info, --cfg only composes)."""
+    jobs = compose_jobs(argv) or []
     for job in jobs:
-        HydraConfig.instance().set_config(job)
-        with open_dict(job):
-            job.pop("hydra")
-        validate(job)
+        job_config(job)
     return len(jobs)
 
 

@@ -1,4 +1,5 @@
 """Cache keys, atomic writes and kill safety of the stage pipeline."""
+import json
 import os
 import signal
 import subprocess
@@ -171,6 +172,8 @@ def test_entries_record_what_computed_them_and_reuse_reports_it(tmp_path):
     first = run_plan(cfg, plan, StageCache(tmp_path), Rt(1), _T())[0]
     again = run_plan(cfg, plan, StageCache(tmp_path), Rt(2), _T())[0]
     assert first.status == "computed" and again.status == "reused"
+    # the compute time too (analysis.plan projects a sweep's cost from it)
+    assert json.loads((first.path / "manifest.json").read_text())["seconds"] >= 0
     assert first.computed_with["torch_threads"] == again.computed_with["torch_threads"] == 1
     assert numerics_note(again.computed_with) == "  (1 thread, cpu float32)"
     assert numerics_note({}) == "" and "2 threads x 2 ranks" in numerics_note(

@@ -1,0 +1,276 @@
+"""What a run or a sweep would compute, what the stage cache already holds, and what is left.
+
+    python -m analysis.plan experiment=credit [overrides]   # the jobs of `python -m prmlab.run -m experiment=credit`
+    python -m analysis.plan all [overrides]                 # every experiment of `./multirun.sh all`, in its order
+    python -m analysis.plan testbed=long algo=grpo          # one run
+    python -m analysis.plan experiment=credit --jobs 2 --left   # wall time at 2 parallel jobs; list what is left
+    python -m analysis.plan all cache_dir=/tmp/fresh --times-from ~/.prmlab_cache --jobs 2   # cost from scratch
+
+Nothing runs and no model loads. Every job is composed exactly as ``python -m prmlab.run -m`` composes
+it (``prmlab.run.compose_jobs``) and validated like a run, so a bad value exits 2 naming the field.
+Each job's stage plan and cache keys (``prmlab.stages.build_plan``, ``prmlab.pipeline.plan_keys``) are
+looked up in the job's stage cache. An entry is ``done`` (its manifest exists), ``running`` (a job
+holds its lock now), ``partial`` (a killed attempt left files in the entry's scratch dir; RL resumes
+from its last step checkpoint) or ``left``.
+An entry that several jobs share, or for ``all`` several experiments, is counted once, where it is
+first needed: the sweep computes it once and the others reuse it.
+
+Projected cost of what is left, per entry: the median compute time of the cache's finished entries of
+the same stage with the same fields but for their seeds, on the same problem suite (the same
+``tasks`` key). Where none is timed, the nearest other config stands in (same stage, suite and
+algorithm; else stage and suite; else stage), and the table says how many rows are such stand-ins. Times come from the entries' manifests (``seconds``,
+written since 2026-12-06) and, for older entries, from the pipeline's "computed in" lines in the run
+logs under ``--records``. They were measured under whatever else ran then (1-2 parallel jobs on this
+machine's sweeps), so the projection is a guide, not a benchmark. Wall time is compute / ``--jobs``
+(parallel jobs on 2 cores each run slower; the recorded times of 2-job sweeps already include that).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Optional, Sequence
+
+from filelock import FileLock, Timeout
+
+from prmlab.layout import COMPUTED_LOG, MANIFEST_FILE
+
+STATUSES = ("done", "running", "partial", "left")
+# the pipeline's "computed in" log line (prmlab.layout.COMPUTED_LOG) read back: stage, seconds, entry
+_COMPUTED = re.compile(re.escape(COMPUTED_LOG).replace("%s", r"(\S+)").replace("%\\.1f", r"([0-9.]+)"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stage cache entry a job needs."""
+
+    stage: str
+    key: str
+    cache: Path  # the cache root it lives (or will live) in
+    suite: str  # the job's ``tasks`` key: which problem suite (testbed) it runs on
+    algo: str  # the job's ``algo.name`` where the stage reads it, else ""
+    shape: str  # a digest of the stage's fields less every ``seed``: entries that differ by seed only
+
+    @property
+    def path(self) -> Path:
+        return self.cache / self.stage / self.key
+
+    def status(self) -> str:
+        if (self.path / MANIFEST_FILE).is_file():
+            return "done"
+        lock = self.path.parent / f"{self.key}.lock"
+        if lock.is_file():  # the pipeline computes an entry holding this lock (prmlab.pipeline.StageCache)
+            try:
+                with FileLock(str(lock), timeout=0):
+                    pass
+            except Timeout:
+                return "running"
+        scratch = self.path.parent / f".scratch-{self.key}"
+        return "partial" if scratch.is_dir() and any(scratch.iterdir()) else "left"
+
+
+@dataclass
+class Job:
+    overrides: list[str]  # the job's overrides, as Hydra launches it
+    entries: list[Entry]  # its stage plan's entries, upstream first
+    fields: list[dict]  # each entry's fields, as its key and manifest hold them
+
+
+def jobs_of(argv: Sequence[str]) -> list[Job]:
+    """The jobs ``python -m prmlab.run -m ARGV`` launches, each with its stage plan's entries."""
+    from prmlab.config import register_configs
+    from prmlab.pipeline import plan_keys, select_fields
+    from prmlab.run import compose_jobs, job_config
+    from prmlab.stages import build_plan
+
+    register_configs()
+    out = []
+    for job in compose_jobs(["-m", *argv]) or []:
+        overrides = list(job.hydra.overrides.task)
+        cfg = job_config(job)
+        plan = plan_keys(cfg, build_plan(cfg))
+        cache = Path(cfg.cache_dir)
+        suite = plan[0].key  # the tasks stage comes first in every plan
+        entries, fields_of = [], []
+        for p in plan:
+            fields = select_fields(cfg, p.stage.reads, p.stage.optional_reads)
+            algo = (fields.get("algo") or {}).get("name", "")
+            entries.append(Entry(p.stage.name, p.key, cache, suite, algo, shape(fields)))
+            fields_of.append(fields)
+        out.append(Job(overrides, entries, fields_of))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# what finished entries cost
+
+
+def shape(fields: dict) -> str:
+    """A digest of a stage's fields with every ``seed`` left out (the same work, another draw)."""
+    def strip(x):
+        return {k: strip(v) for k, v in x.items() if k != "seed"} if isinstance(x, dict) else x
+    return hashlib.sha256(json.dumps(strip(fields), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+Profile = tuple[str, str, str, str]  # (stage, suite, algo, shape)
+
+
+def _profile(manifest: dict, entry_key: str) -> Profile:
+    """(stage, suite, algo, shape) of a finished entry, from its manifest."""
+    stage = manifest.get("stage", "")
+    tasks = manifest.get("inputs", {}).get("tasks")
+    suite = entry_key if stage == "tasks" else (Path(tasks).name if tasks else "")
+    fields = manifest.get("fields", {})
+    return stage, suite, (fields.get("algo") or {}).get("name", ""), shape(fields)
+
+
+def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> dict[Profile, list[float]]:
+    """Compute seconds of finished entries by profile: from each manifest's ``seconds``,
+    else from a "computed in" line of a run log under ``records`` naming the entry."""
+    from_logs: dict[Path, float] = {}
+    for root in records:
+        for log in Path(root).rglob("run.log"):
+            for stage, seconds, path in _COMPUTED.findall(log.read_text(errors="replace")):
+                from_logs[Path(path).resolve()] = float(seconds)
+    times: dict[Profile, list[float]] = defaultdict(list)
+    for cache in caches:
+        for manifest in Path(cache).glob(f"*/*/{MANIFEST_FILE}"):
+            entry = manifest.parent
+            try:
+                m = json.loads(manifest.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue  # an unreadable manifest is the pipeline's to report, not a projection's
+            seconds = m.get("seconds", from_logs.get(entry.resolve()))
+            if seconds is not None:
+                times[_profile(m, entry.name)].append(float(seconds))
+    return times
+
+
+def projected_seconds(e: Entry, times: dict[Profile, list[float]]) -> tuple[Optional[float], bool]:
+    """The median recorded time of the closest kind of finished entry (see the module docstring), and
+    whether it is exact: entries of the same config but for the seed. (None, False) when none is known."""
+    for exact, match in ((True, lambda k: k == (e.stage, e.suite, e.algo, e.shape)),
+                         (False, lambda k: k[:3] == (e.stage, e.suite, e.algo)),
+                         (False, lambda k: k[:2] == (e.stage, e.suite)), (False, lambda k: k[0] == e.stage)):
+        found = [s for k, v in times.items() if match(k) for s in v]
+        if found:
+            return statistics.median(found), exact
+    return None, False
+
+
+# ---------------------------------------------------------------------------------------------
+# the report
+
+
+def hms(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+@dataclass
+class Part:
+    """One experiment's (or one run's) share of a plan: the entries it is the first to need."""
+
+    name: str
+    jobs: list[Job]
+    entries: list[Entry]  # distinct, in first-needed order, less those an earlier part needs
+    first_job: dict[Entry, Job]  # the job of this part that needs each entry first
+
+
+def summarise(part: Part, times, n_jobs: int, left: bool) -> tuple[str, float, int]:
+    """The part's table (one row per stage), its projected compute seconds and unprojected entries."""
+    by_stage: dict[str, dict[str, list[Entry]]] = defaultdict(lambda: {s: [] for s in STATUSES})
+    for e in part.entries:
+        by_stage[e.stage][e.status()].append(e)
+    lines = [f"== {part.name}: {len(part.jobs)} job(s), {len(part.entries)} new stage entries",
+             f"{'stage':<12} {'entries':>7} {'done':>5} {'running':>7} {'partial':>7} {'left':>5}  {'median s':>8}  projected"]
+    total, unknown = 0.0, 0
+    for stage, st in by_stage.items():
+        todo = st["running"] + st["partial"] + st["left"]
+        est = [projected_seconds(e, times) for e in todo]
+        known = [s for s, _ in est if s is not None]
+        approx = sum(1 for s, exact in est if s is not None and not exact)
+        unknown += len(est) - len(known)
+        total += sum(known)
+        med = f"{statistics.median(known):8.0f}" if known else f"{'-':>8}"
+        proj = hms(sum(known)) if known else ("-" if not todo else "no timing")
+        if approx:
+            proj += f" ({approx} from another config of the stage)"
+        n = sum(len(v) for v in st.values())
+        lines.append(f"{stage:<12} {n:>7} {len(st['done']):>5} {len(st['running']):>7} {len(st['partial']):>7} "
+                     f"{len(st['left']):>5}  {med}  {proj}")
+        if left:
+            lines += [f"    {e.status():<7} {e.path}  ({' '.join(part.first_job[e].overrides)})" for e in todo]
+    wall = f", about {hms(total / n_jobs)} wall at {n_jobs} parallel jobs" if n_jobs > 1 else ""
+    more = f" (+{unknown} entries with no recorded time to project from)" if unknown else ""
+    lines.append(f"left: projected {hms(total)} of compute{wall}{more}")
+    return "\n".join(lines), total, unknown
+
+
+def parts_of(names_and_argvs: Sequence[tuple[str, list[str]]]) -> list[Part]:
+    """Each named job list's new entries, an entry counted where it is first needed."""
+    seen: set[tuple[Path, str, str]] = set()
+    parts = []
+    for name, argv in names_and_argvs:
+        jobs = jobs_of(argv)
+        first: dict[Entry, Job] = {}
+        for j in jobs:
+            for e in j.entries:
+                if (e.cache, e.stage, e.key) not in seen:
+                    seen.add((e.cache, e.stage, e.key))
+                    first[e] = j
+        parts.append(Part(name, jobs, list(first), first))
+    return parts
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    import argparse
+
+    from prmlab.errors import ConfigError
+
+    ap = argparse.ArgumentParser(prog="python -m analysis.plan", description=__doc__.split("\n")[0])
+    ap.add_argument("overrides", nargs="*", help="'all', or Hydra overrides as for `python -m prmlab.run -m`")
+    ap.add_argument("--jobs", type=int, default=1, help="parallel jobs the sweep runs (wall = compute / jobs)")
+    ap.add_argument("--left", action="store_true", help="list every entry not done yet")
+    ap.add_argument("--records", action="append", type=Path, default=None,
+                    help="run records to read older entries' compute times from (default: outputs)")
+    ap.add_argument("--times-from", action="append", type=Path, default=[], metavar="CACHE",
+                    help="another stage cache whose entries' times to project from (e.g. to project a fresh "
+                         "cache_dir's cost from this machine's usual cache)")
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        print(f"error: --jobs: expected an integer >= 1, got {args.jobs}", file=sys.stderr)
+        return 2
+    overrides = list(args.overrides)
+    try:
+        if overrides[:1] == ["all"]:
+            from analysis.conf import experiments
+
+            parts = parts_of([(n, [f"experiment={n}", *overrides[1:]]) for n in experiments()])
+        else:
+            exp = next((o.split("=", 1)[1] for o in overrides if o.startswith("experiment=")), None)
+            parts = parts_of([(exp or "run", overrides)])
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    caches = {e.cache for p in parts for e in p.entries} | set(args.times_from)
+    times = recorded_times(caches, args.records if args.records is not None else [Path("outputs")])
+    grand, unknown = 0.0, 0
+    for p in parts:
+        text, total, unk = summarise(p, times, args.jobs, args.left)
+        print(text + "\n")
+        grand, unknown = grand + total, unknown + unk
+    if len(parts) > 1:
+        wall = f", about {hms(grand / args.jobs)} wall at {args.jobs} parallel jobs" if args.jobs > 1 else ""
+        more = f" (+{unknown} entries with no recorded time)" if unknown else ""
+        print(f"all: projected {hms(grand)} of compute{wall}{more}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,82 @@
+"""analysis.plan: a sweep's jobs and stage entries, what the cache holds, and the projected cost."""
+import json
+import subprocess
+import sys
+
+from filelock import FileLock
+
+from analysis import plan
+from prmlab.layout import COMPUTED_LOG, MANIFEST_FILE
+
+ROOT = plan.Path(__file__).resolve().parents[1]
+SMOKE = ["experiment=smoke", "logger=none", "algo=grpo", "prm=none", "sft.seed=0"]
+
+
+def _finish(e: plan.Entry, seconds: float, fields: dict, tasks: str) -> None:
+    """A finished entry as the pipeline writes it (manifest with ``seconds``)."""
+    e.path.mkdir(parents=True)
+    inputs = {} if e.stage == "tasks" else {"tasks": str(e.cache / "tasks" / tasks)}
+    (e.path / MANIFEST_FILE).write_text(json.dumps({"stage": e.stage, "key": e.key, "fields": fields,
+                                                    "inputs": inputs, "seconds": seconds}))
+
+
+def test_the_log_line_reads_back():
+    line = COMPUTED_LOG % ("rl_baseline", 412.34, "/c/rl_baseline/abc")
+    assert plan._COMPUTED.findall(f"[time][prmlab.pipeline][INFO] {line}\n") == [("rl_baseline", "412.3", "/c/rl_baseline/abc")]
+
+
+def test_jobs_statuses_sharing_and_projection(tmp_path):
+    cache = tmp_path / "cache"
+    jobs = plan.jobs_of([*SMOKE, f"cache_dir={cache}", "seed=0,1"])
+    assert [j.overrides for j in jobs] == [[*SMOKE, f"cache_dir={cache}", "seed=0"], [*SMOKE, f"cache_dir={cache}", "seed=1"]]
+    assert [e.stage for e in jobs[0].entries] == ["tasks", "sft", "rl_baseline", "eval"]
+    a, b = jobs
+    # with sft.seed fixed (as every experiment fixes it) both jobs share tasks and SFT
+    assert a.entries[:2] == b.entries[:2] and a.entries[2].key != b.entries[2].key
+    assert a.entries[2].shape == b.entries[2].shape and a.entries[2].algo == "grpo"
+    assert {e.status() for j in jobs for e in j.entries} == {"left"}
+
+    # one seed's RL finished in 100 s; the other's is projected from it (same config but the seed)
+    tasks = a.entries[0].key
+    _finish(a.entries[2], 100.0, a.fields[2], tasks)
+    assert a.entries[2].status() == "done"
+    times = plan.recorded_times([cache])
+    assert plan.projected_seconds(b.entries[2], times) == (100.0, True)
+    assert plan.projected_seconds(b.entries[3], times) == (None, False)  # no eval timed anywhere
+
+    # a killed attempt's scratch dir: partial; a held lock: running
+    scratch = b.entries[2].path.parent / f".scratch-{b.entries[2].key}"
+    scratch.mkdir()
+    (scratch / "resume.pt").write_text("x")
+    assert b.entries[2].status() == "partial"
+    with FileLock(str(a.entries[3].path.parent / f"{a.entries[3].key}.lock")):
+        assert a.entries[3].status() == "running"
+    assert a.entries[3].status() == "left"
+
+    # the report counts a shared entry once, where it is first needed
+    parts = plan.parts_of([("first", [*SMOKE, f"cache_dir={cache}", "seed=0"]),
+                           ("second", [*SMOKE, f"cache_dir={cache}", "seed=0,1"])])
+    assert [len(p.entries) for p in parts] == [4, 2]  # the second adds seed 1's RL and eval
+    text, total, unknown = plan.summarise(parts[1], times, n_jobs=2, left=True)
+    assert total == 100.0 and unknown == 1  # seed 1's RL projected; its eval has no timing
+    assert "rl_baseline" in text and "partial" in text and "seed=1" in text and "0m50s wall at 2" in text
+
+
+def test_times_from_older_entries_come_from_the_run_logs(tmp_path):
+    cache = tmp_path / "cache"
+    (e,) = [x for x in plan.jobs_of([*SMOKE, f"cache_dir={cache}"])[0].entries if x.stage == "sft"]
+    _finish(e, 1.0, {"sft": {"epochs": 3}}, "t")
+    m = json.loads((e.path / MANIFEST_FILE).read_text())
+    del m["seconds"]  # an entry written before manifests kept their time
+    (e.path / MANIFEST_FILE).write_text(json.dumps(m))
+    records = tmp_path / "outputs" / "runs" / "r1"
+    records.mkdir(parents=True)
+    (records / "run.log").write_text(COMPUTED_LOG % ("sft", 42.0, e.path) + "\n")
+    assert sum(plan.recorded_times([cache]).values(), []) == []
+    assert sum(plan.recorded_times([cache], [tmp_path / "outputs"]).values(), []) == [42.0]
+
+
+def test_a_bad_override_exits_2_naming_the_field(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "analysis.plan", *SMOKE, "algo.lr=-1", f"cache_dir={tmp_path}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "algo.lr" in r.stderr and not any(tmp_path.iterdir())
