@@ -69,12 +69,15 @@ class Collection:
     incomplete: list[Incomplete] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     cache_dirs: list[Path] = field(default_factory=list)  # where to look for moved stage entries
+    superseded: int = 0  # incomplete runs of one sweep that another sweep of the collection completed
 
     def describe(self) -> str:
         lines = [f"{len(self.runs)} complete run(s) from {', '.join(self.sources) or '(nothing)'}"]
         if self.incomplete:
             lines.append(f"{len(self.incomplete)} incomplete run(s):")
             lines += [f"  - {i}" for i in self.incomplete]
+        if self.superseded:
+            lines.append(f"{self.superseded} incomplete run(s) of an interrupted sweep completed by another sweep given")
         return "\n".join(lines)
 
 
@@ -222,11 +225,13 @@ def load_sweeps(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, cache
     """Every run under the given sweep dirs (or run dirs) as one ``Collection``.
 
     Raises ``CollectError`` when a path does not exist or holds no run at all; runs without final
-    records are listed in ``incomplete`` (and warned about unless ``warn=False``).
+    records are listed in ``incomplete`` (and warned about unless ``warn=False``), except those that
+    another of the given sweeps completed (the same overrides): an interrupted sweep and the rerun
+    that finished it read as one experiment, and only their count is kept (``superseded``).
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    rows, incomplete, sources = [], [], []
+    rows, incomplete, sources, complete = [], [], [], set()
     for p in map(Path, paths):
         if not p.exists():
             raise CollectError(f"no such sweep dir: {p}")
@@ -240,6 +245,8 @@ def load_sweeps(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, cache
             rec = read_run(d, rid)
             seen.append(override_set(run_overrides(d)))
             (incomplete if isinstance(rec, Incomplete) else rows).append(rec)
+            if not isinstance(rec, Incomplete):
+                complete.add(seen[-1])
         jobs = expected_jobs(p)
         if jobs is not None:
             for job in jobs:
@@ -250,7 +257,10 @@ def load_sweeps(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, cache
         runs = pd.DataFrame(columns=["run_id", "source", "run_dir", "experiment", "seed", "overrides"])
     elif runs["run_id"].duplicated().any():
         runs["run_id"] = runs["run_dir"]
-    coll = Collection(runs.reset_index(drop=True), incomplete, sources, _cache_dirs(cache_dirs))
+    missing = [i for i in incomplete if override_set(i.overrides) not in complete]
+    coll = Collection(runs.reset_index(drop=True), missing, sources, _cache_dirs(cache_dirs),
+                      superseded=len(incomplete) - len(missing))
+    incomplete = missing
     if warn and incomplete:
         warnings.warn(f"{len(incomplete)} incomplete run(s) (not in the table):\n"
                       + "\n".join(f"  - {i}" for i in incomplete), stacklevel=2)

@@ -661,6 +661,8 @@ def write(report: Report, coll: Collection, out_dir: str | Path, *, commands: Se
         lines.append(f"- Sum of run wall times: {_hms(runs['wall_time_s'].sum())} over {len(runs)} runs")
     lines += [f"- Records: {', '.join(f'`{s}`' for s in coll.sources)} — {len(coll.runs)} complete run(s)"
               + (f", {len(coll.runs) - len(runs)} duplicate computation(s) counted once" if len(coll.runs) > len(runs) else "")
+              + (f", {coll.superseded} run(s) of an interrupted sweep that another sweep here completed"
+                 if coll.superseded else "")
               + f"; seeds {', '.join(map(str, seeds)) or '–'}; run table: [runs.csv](runs.csv)"]
     if coll.incomplete:
         lines += ["", f"**{len(coll.incomplete)} incomplete run(s), not in the tables:**", ""]

@@ -75,6 +75,22 @@ def test_partial_sweep_is_reported_not_dropped():
     assert "5 incomplete" not in coll.describe() and "6 incomplete run(s)" in coll.describe()
 
 
+def test_an_interrupted_sweep_and_the_rerun_that_completed_it_read_as_one(tmp_path):
+    """A job that one sweep left incomplete and another sweep given with it completed is not missing."""
+    import shutil
+
+    rerun = tmp_path / "table2_rerun"
+    job = rerun / "0_seed=0,strategy=remove_hard"
+    shutil.copytree(SWEEPS / "table2" / "0_seed=0,strategy=full", job)
+    summary = json.loads((job / "summary.json").read_text())
+    summary["overrides"] = [o.replace("strategy=full", "strategy=remove_hard") for o in summary["overrides"]]
+    (job / "summary.json").write_text(json.dumps(summary))
+    coll = collect.load_sweeps([SWEEPS / "table2", rerun], cache_dirs=[CACHE], warn=False)
+    assert coll.superseded == 1 and len(coll.incomplete) == 5  # the 5 never started are still missing
+    assert not any("strategy=remove_hard" in " ".join(i.overrides) and "seed=0" in i.overrides for i in coll.incomplete)
+    assert "1 incomplete run(s) of an interrupted sweep completed by another sweep given" in coll.describe()
+
+
 def test_expected_jobs_recomputed_from_multirun_yaml():
     jobs = collect.expected_jobs(SWEEPS / "table1")
     assert len(jobs) == 16
