@@ -182,10 +182,16 @@ def _label_runs(runs: pd.DataFrame, hue: Sequence[str] | str) -> pd.DataFrame:
     return df[["run_id", "seed", "_hue"]]
 
 
+# A curve's 95% band is drawn only at steps with this many seeds: at 2 the t multiplier is 12.7, and
+# the band (runs resumed from a step checkpoint record only their resumed steps) swamps the panel.
+MIN_BAND_SEEDS = 3
+
+
 def training_curves(curves: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str],
                     hue: Sequence[str] | str = "setting", title: str = "Training curves",
                     ylabels: Optional[dict[str, str]] = None):
-    """One panel per metric: mean over seeds per step with its 95% band, one line per ``hue`` value."""
+    """One panel per metric: mean over seeds per step with its 95% band (where ``MIN_BAND_SEEDS`` seeds
+    have the step), one line per ``hue`` value."""
     metrics = [m for m in metrics if m in curves]
     if curves.empty or not metrics:
         return _no_data(title, "no curve records")
@@ -195,7 +201,7 @@ def training_curves(curves: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[
         band = stats.curve_band(df, m, by=["_hue"])
         for i, (h, g) in enumerate(band.groupby("_hue", sort=True)):
             ax.plot(g["step"], g["mean"], color=f"C{i}", label=f"{h} (n={int(g['n'].max())})")
-            ok = g["lo"].notna()
+            ok = g["lo"].notna() & (g["n"] >= MIN_BAND_SEEDS)
             ax.fill_between(g["step"][ok], g["lo"][ok], g["hi"][ok], color=f"C{i}", alpha=0.2, lw=0)
         ax.set_xlabel("RL step")
         ax.set_ylabel((ylabels or {}).get(m, m))
