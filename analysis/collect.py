@@ -260,10 +260,9 @@ def load_sweeps(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, cache
     missing = [i for i in incomplete if override_set(i.overrides) not in complete]
     coll = Collection(runs.reset_index(drop=True), missing, sources, _cache_dirs(cache_dirs),
                       superseded=len(incomplete) - len(missing))
-    incomplete = missing
-    if warn and incomplete:
-        warnings.warn(f"{len(incomplete)} incomplete run(s) (not in the table):\n"
-                      + "\n".join(f"  - {i}" for i in incomplete), stacklevel=2)
+    if warn and missing:
+        warnings.warn(f"{len(missing)} incomplete run(s) (not in the table):\n"
+                      + "\n".join(f"  - {i}" for i in missing), stacklevel=2)
     return coll
 
 

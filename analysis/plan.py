@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import statistics
 import sys
 from collections import defaultdict
@@ -38,11 +37,9 @@ from typing import Iterable, Optional, Sequence
 
 from filelock import FileLock, Timeout
 
-from prmlab.layout import COMPUTED_LOG, MANIFEST_FILE
+from prmlab.layout import COMPUTED_RE, MANIFEST_FILE
 
 STATUSES = ("done", "running", "partial", "left")
-# the pipeline's "computed in" log line (prmlab.layout.COMPUTED_LOG) read back: stage, seconds, entry
-_COMPUTED = re.compile(re.escape(COMPUTED_LOG).replace("%s", r"(\S+)").replace("%\\.1f", r"([0-9.]+)"))
 
 
 @dataclass(frozen=True)
@@ -135,7 +132,7 @@ def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> dict
     from_logs: dict[Path, float] = {}
     for root in records:
         for log in Path(root).rglob("run.log"):
-            for stage, seconds, path in _COMPUTED.findall(log.read_text(errors="replace")):
+            for stage, seconds, path in COMPUTED_RE.findall(log.read_text(errors="replace")):
                 from_logs[Path(path).resolve()] = float(seconds)
     times: dict[Profile, list[float]] = defaultdict(list)
     for cache in caches:

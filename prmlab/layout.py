@@ -92,6 +92,7 @@ def input_entry(entry: Path, name: str) -> Path:
 # the pipeline's log lines naming a stage's entry (prmlab.pipeline logs them; stage_entry reads them back)
 REUSED_LOG = "stage %s: reused cache entry %s"
 COMPUTED_LOG = "stage %s: computed in %.1fs -> %s"
+COMPUTED_RE = re.compile(r"stage (\S+): computed in ([0-9.]+)s -> (\S+)")  # COMPUTED_LOG read back: stage, s, entry
 
 
 def stage_entry(path: Path, stage: str) -> Path:

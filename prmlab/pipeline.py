@@ -149,7 +149,7 @@ class StageCache:
             try:
                 t0 = time.time()
                 summary = compute(tmp) or {}
-                # seconds: what computing the entry took (read by prmlab.plan to project a sweep's cost)
+                # seconds: what computing the entry took (analysis.plan projects a sweep's cost from it)
                 manifest = dict(meta, summary=summary, seconds=round(time.time() - t0, 1), finished=time.time())
                 (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1, default=str))
                 os.rename(tmp, final)

@@ -6,7 +6,7 @@ import sys
 from filelock import FileLock
 
 from analysis import plan
-from prmlab.layout import COMPUTED_LOG, MANIFEST_FILE
+from prmlab.layout import COMPUTED_LOG, COMPUTED_RE, MANIFEST_FILE
 
 ROOT = plan.Path(__file__).resolve().parents[1]
 SMOKE = ["experiment=smoke", "logger=none", "algo=grpo", "prm=none", "sft.seed=0"]
@@ -22,7 +22,7 @@ def _finish(e: plan.Entry, seconds: float, fields: dict, tasks: str) -> None:
 
 def test_the_log_line_reads_back():
     line = COMPUTED_LOG % ("rl_baseline", 412.34, "/c/rl_baseline/abc")
-    assert plan._COMPUTED.findall(f"[time][prmlab.pipeline][INFO] {line}\n") == [("rl_baseline", "412.3", "/c/rl_baseline/abc")]
+    assert COMPUTED_RE.findall(f"[time][prmlab.pipeline][INFO] {line}\n") == [("rl_baseline", "412.3", "/c/rl_baseline/abc")]
 
 
 def test_jobs_statuses_sharing_and_projection(tmp_path):
