@@ -60,14 +60,17 @@ class Entry:
     def status(self) -> str:
         if (self.path / MANIFEST_FILE).is_file():
             return "done"
-        lock = self.path.parent / f"{self.key}.lock"
-        if lock.is_file():  # the pipeline computes an entry holding this lock (prmlab.pipeline.StageCache)
+        from prmlab.pipeline import StageCache
+
+        cache = StageCache(self.cache)
+        lock = cache.lock(self.stage, self.key)
+        if lock.is_file():  # the pipeline computes an entry holding this lock
             try:
                 with FileLock(str(lock), timeout=0):
                     pass
             except Timeout:
                 return "running"
-        scratch = self.path.parent / f".scratch-{self.key}"
+        scratch = cache.scratch(self.stage, self.key)
         return "partial" if scratch.is_dir() and any(scratch.iterdir()) else "left"
 
 

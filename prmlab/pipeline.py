@@ -128,6 +128,14 @@ class StageCache:
     def entry(self, stage: str, key: str) -> Path:
         return self.root / stage / key
 
+    def lock(self, stage: str, key: str) -> Path:
+        """The file lock held while the entry is computed."""
+        return self.root / stage / f"{key}.lock"
+
+    def scratch(self, stage: str, key: str) -> Path:
+        """The dir that survives a killed attempt (resume checkpoints); deleted when the entry is done."""
+        return self.root / stage / f".scratch-{key}"
+
     def is_complete(self, stage: str, key: str) -> bool:
         return (self.entry(stage, key) / MANIFEST).is_file()
 
@@ -136,7 +144,7 @@ class StageCache:
         if self.is_complete(stage, key):
             return final, "reused", _read_manifest(final).get("summary", {})
         final.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(final.parent / f"{key}.lock")):
+        with FileLock(str(self.lock(stage, key))):
             if self.is_complete(stage, key):  # another job finished it while we waited
                 return final, "reused", _read_manifest(final).get("summary", {})
             # We hold the lock, so any temp dir for this key belongs to a dead job.
@@ -196,7 +204,7 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
         st = p.stage
         fields = select_fields(cfg, st.reads, st.optional_reads)
         inputs = {alias: paths[name] for alias, name in p.inputs.items()}
-        scratch = cache.entry(st.name, p.key).parent / f".scratch-{p.key}"
+        scratch = cache.scratch(st.name, p.key)
         t0 = time.time()
 
         def call(out: Path, trk: Any, st=st, fields=fields, inputs=inputs, scratch=scratch) -> dict:

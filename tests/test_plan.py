@@ -7,6 +7,7 @@ from filelock import FileLock
 
 from analysis import plan
 from prmlab.layout import COMPUTED_LOG, COMPUTED_RE, MANIFEST_FILE
+from prmlab.pipeline import StageCache
 
 ROOT = plan.Path(__file__).resolve().parents[1]
 SMOKE = ["experiment=smoke", "logger=none", "algo=grpo", "prm=none", "sft.seed=0"]
@@ -45,11 +46,11 @@ def test_jobs_statuses_sharing_and_projection(tmp_path):
     assert plan.projected_seconds(b.entries[3], times) == (None, False)  # no eval timed anywhere
 
     # a killed attempt's scratch dir: partial; a held lock: running
-    scratch = b.entries[2].path.parent / f".scratch-{b.entries[2].key}"
+    scratch = StageCache(cache).scratch("rl_baseline", b.entries[2].key)
     scratch.mkdir()
     (scratch / "resume.pt").write_text("x")
     assert b.entries[2].status() == "partial"
-    with FileLock(str(a.entries[3].path.parent / f"{a.entries[3].key}.lock")):
+    with FileLock(str(StageCache(cache).lock("eval", a.entries[3].key))):
         assert a.entries[3].status() == "running"
     assert a.entries[3].status() == "left"
 
