@@ -38,6 +38,7 @@ from typing import Iterable, Optional, Sequence
 from filelock import FileLock, Timeout
 
 from prmlab.layout import COMPUTED_RE, MANIFEST_FILE
+from prmlab.pipeline import StageCache
 
 STATUSES = ("done", "running", "partial", "left")
 
@@ -55,14 +56,12 @@ class Entry:
 
     @property
     def path(self) -> Path:
-        return self.cache / self.stage / self.key
+        return StageCache(self.cache).entry(self.stage, self.key)
 
     def status(self) -> str:
-        if (self.path / MANIFEST_FILE).is_file():
+        cache = StageCache(self.cache)  # names the entry's manifest, lock and scratch dir as the pipeline does
+        if cache.is_complete(self.stage, self.key):
             return "done"
-        from prmlab.pipeline import StageCache
-
-        cache = StageCache(self.cache)
         lock = cache.lock(self.stage, self.key)
         if lock.is_file():  # the pipeline computes an entry holding this lock
             try:
