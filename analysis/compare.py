@@ -5,6 +5,8 @@
         --by cfg.algo.name --where cfg.prm.dense=False
     python -m analysis.compare SWEEP_DIR --factor prm.dense,prm.value_init --ref False,False \\
         --where algo=ppo --metric eval/pass@1/len_120+
+    python -m analysis.compare docs/results/passrate_gradients/runs.csv --by cfg.model.arch \\
+        --metric grad/pass_rate_grpo/cos_to_full --against grad/binary_grpo/cos_to_full
 
 The reports (``analysis.report``) compare each experiment's own rows against its own reference. This
 asks the questions they do not: another split's evaluation of the same runs (``eval.split=rl``), one
@@ -15,7 +17,8 @@ text, so ``False``, ``0.5`` and ``ppo`` all work); ``--by`` compares within each
 columns. For every level of ``--factor`` other than ``--ref``: the mean over seeds [95% t], the
 difference to the reference paired by seed [95% paired t], the comparison's own MDE and the verdict of
 ``analysis.stats`` (resolved / bounded within ``--bound`` / unresolved), and the per-seed values.
-Pass@k metrics are shown in points (×100) and bounded by the design MDE, 1.5 points, unless
+With ``--against METRIC`` the two levels are two figures of the same runs (``--metric`` minus
+``--against``, paired by seed), e.g. one batch's gradient analysis under two rewards. Pass@k metrics are shown in points (×100) and bounded by the design MDE, 1.5 points, unless
 ``--scale``/``--bound`` say otherwise. A column or level that is not there exits 2 and names it.
 """
 from __future__ import annotations
@@ -77,8 +80,17 @@ def select(runs: pd.DataFrame, where: Sequence[str]) -> pd.DataFrame:
     return runs
 
 
+def metrics_as_levels(runs: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:
+    """The run table with one row per (run, metric): column ``metric`` names it, ``value`` holds it."""
+    for m in metrics:
+        _need(runs, m, "--metric" if m == metrics[0] else "--against")
+    runs = runs.copy()  # one defragmented block, so assign does not warn per column
+    return pd.concat([runs.assign(metric=m, value=runs[m]) for m in metrics], ignore_index=True)
+
+
 def comparisons(runs: pd.DataFrame, factor: Sequence[str], ref: Sequence[str], metric: str,
-                by: Sequence[str] = (), scale: float = 100.0, bound: Optional[float] = 1.5) -> pd.DataFrame:
+                by: Sequence[str] = (), scale: float = 100.0, bound: Optional[float] = 1.5,
+                digits: int = 1) -> pd.DataFrame:
     """One row per (group of ``by``, level of ``factor``): mean [t] and the paired comparison to ``ref``
     (in displayed units: the metric × ``scale``; ``bound`` in the same units)."""
     for col in (*factor, *by):
@@ -103,19 +115,20 @@ def comparisons(runs: pd.DataFrame, factor: Sequence[str], ref: Sequence[str], m
             seeds = per_seed(rows, metric)
             row = {**dict(zip(by, keys)), "level": name, "n": e.n,
                    "mean": e.mean * scale, "lo": e.lo * scale, "hi": e.hi * scale,
-                   "per_seed": " / ".join(f"{seeds[s] * scale:.2f}" for s in sorted(seeds))}
+                   "per_seed": " / ".join(f"{seeds[s] * scale:.{digits + 1}f}" for s in sorted(seeds))}
             if name != ref_level:
                 c = compare_runs(rows, base, metric, bound=None if bound is None else bound / scale)
-                row.update(diff=c.fmt(scale), mde=c.fmt_mde(scale), verdict=c.verdict, n_pairs=c.n_pairs)
+                row.update(diff=c.fmt(scale, digits), mde=c.fmt_mde(scale, digits), verdict=c.verdict, n_pairs=c.n_pairs)
             out.append(row)
     return pd.DataFrame(out)
 
 
-def to_markdown(table: pd.DataFrame, factor: Sequence[str], ref: str, by: Sequence[str]) -> str:
+def to_markdown(table: pd.DataFrame, factor: Sequence[str], ref: str, by: Sequence[str], digits: int = 1) -> str:
     head = [*by, " / ".join(factor), "n", "mean [95% t]", f"Δ vs {ref} [95% paired t]", "MDE", "verdict", "per seed"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, r in table.iterrows():
-        ci = f"{r['mean']:.1f} [{r['lo']:.1f}, {r['hi']:.1f}]" if r["n"] > 1 else f"{r['mean']:.1f}"
+        ci = (f"{r['mean']:.{digits}f} [{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]" if r["n"] > 1
+              else f"{r['mean']:.{digits}f}")
         diff = r.get("diff") if isinstance(r.get("diff"), str) else "(ref)"
         cells = [*(str(r[b]) for b in by), r["level"], str(r["n"]), ci, diff,
                  r.get("mde") if isinstance(r.get("mde"), str) else "–",
@@ -127,29 +140,38 @@ def to_markdown(table: pd.DataFrame, factor: Sequence[str], ref: str, by: Sequen
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.compare", description=__doc__.split("\n")[0])
     ap.add_argument("sources", nargs="+", help="sweep dirs, run dirs or runs.csv run tables")
-    ap.add_argument("--factor", required=True, help="the column(s) whose levels are compared, comma-separated")
-    ap.add_argument("--ref", required=True, help="the reference level (one value per --factor column, comma-separated)")
+    ap.add_argument("--factor", help="the column(s) whose levels are compared, comma-separated")
+    ap.add_argument("--ref", help="the reference level (one value per --factor column, comma-separated)")
+    ap.add_argument("--against", metavar="METRIC", help="compare --metric with this figure of the same runs instead")
     ap.add_argument("--metric", default="eval/pass@1", help="a summary figure (default eval/pass@1)")
     ap.add_argument("--by", default="", help="compare within each group of these columns, comma-separated")
     ap.add_argument("--where", action="append", default=[], metavar="COL=VALUE", help="keep rows whose COL reads VALUE")
     ap.add_argument("--scale", type=float, help="display factor (default 100 for pass@k metrics, else 1)")
     ap.add_argument("--bound", type=float, help="the design MDE in displayed units (default 1.5 for pass@k, else none)")
+    ap.add_argument("--digits", type=int, help="decimals shown (default 1 for pass@k in points, else 3)")
     args = ap.parse_args(argv)
     passk = args.metric.split("/")[-1].startswith("pass@") or "/pass@" in args.metric
     scale = args.scale if args.scale is not None else (100.0 if passk else 1.0)
     bound = args.bound if args.bound is not None else (TARGET * 100 if passk else None)
-    factor = [c for c in args.factor.split(",") if c]
+    digits = args.digits if args.digits is not None else (1 if passk else 3)
+    if bool(args.against) == bool(args.factor or args.ref) or (not args.against and not (args.factor and args.ref)):
+        ap.error("give either --factor and --ref, or --against METRIC")
     by = [c for c in args.by.split(",") if c]
     try:
         runs = select(load_rows(args.sources), args.where)
         if runs.empty:
             raise CompareError(f"no run is left after --where {' '.join(args.where)}")
-        table = comparisons(runs, factor, args.ref.split(","), args.metric, by, scale, bound)
+        if args.against:
+            factor, ref, metric = ["metric"], [args.against], "value"
+            runs = metrics_as_levels(runs, [args.metric, args.against])
+        else:
+            factor, ref, metric = [c for c in args.factor.split(",") if c], args.ref.split(","), args.metric
+        table = comparisons(runs, factor, ref, metric, by, scale, bound, digits)
     except CompareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{args.metric} (×{scale:g}); verdict bound ±{bound:g}" if bound is not None else f"{args.metric} (×{scale:g})")
-    print(to_markdown(table, factor, args.ref, by))
+    print(to_markdown(table, factor, ",".join(ref), by, digits))
     return 0
 
 

@@ -58,3 +58,17 @@ def test_bad_input_exits_2_naming_it(tmp_path, capsys, argv, needle):
 def test_missing_source_exits_2(tmp_path, capsys):
     assert compare.main([str(tmp_path / "nope"), "--factor", "strategy", "--ref", "full"]) == 2
     assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_against_pairs_two_figures_of_the_same_runs(tmp_path, capsys):
+    # per seed a - b = 0.1, 0.2, 0.3: mean 0.2, sd 0.1, half-width 4.3027 * 0.1 / sqrt(3) = 0.248
+    rows = [{"seed": s, "a": a, "b": b} for s, (a, b) in enumerate([(0.6, 0.5), (0.7, 0.5), (0.8, 0.5)])]
+    assert compare.main([str(_table(tmp_path, rows)), "--metric", "a", "--against", "b"]) == 0
+    out = capsys.readouterr().out
+    assert "| a | 3 | 0.700 [0.452, 0.948] | +0.200 [-0.048, +0.448] |" in out and "unresolved" in out
+
+
+def test_against_and_factor_exclude_each_other(tmp_path):
+    with pytest.raises(SystemExit) as e:
+        compare.main([str(_table(tmp_path, _rows())), "--factor", "strategy", "--ref", "full", "--against", "x"])
+    assert e.value.code == 2
