@@ -31,7 +31,8 @@ from typing import Optional, Sequence
 import pandas as pd
 
 from analysis.collect import CollectError, dedupe, load_sweeps
-from analysis.stats import TARGET, compare_runs, estimate, per_seed
+from analysis.stats import compare_runs, estimate, per_seed
+from analysis.tables import Table, bound_for
 
 
 class CompareError(ValueError):
@@ -123,18 +124,18 @@ def comparisons(runs: pd.DataFrame, factor: Sequence[str], ref: Sequence[str], m
     return pd.DataFrame(out)
 
 
-def to_markdown(table: pd.DataFrame, factor: Sequence[str], ref: str, by: Sequence[str], digits: int = 1) -> str:
+def to_table(table: pd.DataFrame, factor: Sequence[str], ref: str, by: Sequence[str], metric: str,
+             digits: int = 1) -> Table:
+    """The comparisons as an ``analysis.tables.Table`` (Markdown, LaTeX and CSV like the reports')."""
     head = [*by, " / ".join(factor), "n", "mean [95% t]", f"Δ vs {ref} [95% paired t]", "MDE", "verdict", "per seed"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for _, r in table.iterrows():
         ci = (f"{r['mean']:.{digits}f} [{r['lo']:.{digits}f}, {r['hi']:.{digits}f}]" if r["n"] > 1
               else f"{r['mean']:.{digits}f}")
-        diff = r.get("diff") if isinstance(r.get("diff"), str) else "(ref)"
-        cells = [*(str(r[b]) for b in by), r["level"], str(r["n"]), ci, diff,
-                 r.get("mde") if isinstance(r.get("mde"), str) else "–",
-                 r.get("verdict") if isinstance(r.get("verdict"), str) else "–", r["per_seed"]]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        text = {k: (r.get(k) if isinstance(r.get(k), str) else None) for k in ("diff", "mde", "verdict")}
+        rows.append([*(str(r[b]) for b in by), r["level"], str(r["n"]), ci, text["diff"] or "(ref)",
+                     text["mde"] or "–", text["verdict"] or "–", r["per_seed"]])
+    return Table("compare", metric, head, rows, table)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -150,9 +151,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--bound", type=float, help="the design MDE in displayed units (default 1.5 for pass@k, else none)")
     ap.add_argument("--digits", type=int, help="decimals shown (default 1 for pass@k in points, else 3)")
     args = ap.parse_args(argv)
-    passk = args.metric.split("/")[-1].startswith("pass@") or "/pass@" in args.metric
+    design = bound_for(args.metric)  # the reports' design MDE: pass@k metrics only
+    passk = design is not None
     scale = args.scale if args.scale is not None else (100.0 if passk else 1.0)
-    bound = args.bound if args.bound is not None else (TARGET * 100 if passk else None)
+    bound = args.bound if args.bound is not None else (design * scale if passk else None)
     digits = args.digits if args.digits is not None else (1 if passk else 3)
     if bool(args.against) == bool(args.factor or args.ref) or (not args.against and not (args.factor and args.ref)):
         ap.error("give either --factor and --ref, or --against METRIC")
@@ -170,8 +172,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except CompareError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"{args.metric} (×{scale:g}); verdict bound ±{bound:g}" if bound is not None else f"{args.metric} (×{scale:g})")
-    print(to_markdown(table, factor, ",".join(ref), by, digits))
+    t = to_table(table, factor, ",".join(ref), by, args.metric, digits)
+    t.title = f"{args.metric} (×{scale:g})" + (f"; verdict bound ±{bound:g}" if bound is not None else "")
+    print(t.to_markdown())
     return 0
 
 
