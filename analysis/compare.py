@@ -156,7 +156,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     scale = args.scale if args.scale is not None else (100.0 if passk else 1.0)
     bound = args.bound if args.bound is not None else (design * scale if passk else None)
     digits = args.digits if args.digits is not None else (1 if passk else 3)
-    if bool(args.against) == bool(args.factor or args.ref) or (not args.against and not (args.factor and args.ref)):
+    if (args.factor or args.ref) if args.against else not (args.factor and args.ref):
         ap.error("give either --factor and --ref, or --against METRIC")
     by = [c for c in args.by.split(",") if c]
     try:
