@@ -714,13 +714,32 @@ def write_index(results: str | Path) -> Path:
 
 
 def show(records: str | Path, experiment: str, *, also: Sequence[str] = (), cache_dirs: Sequence = (),
-         out: str | Path = "results") -> tuple[Collection, Report]:
+         out: str | Path = "results") -> tuple[Optional[Collection], Optional[Report]]:
     """For notebooks: load the newest sweep of ``experiment`` under ``records`` (plus the sweeps of
     the experiments in ``also``, e.g. the one whose runs computed the shared training stages and so
-    hold their curves), build its report, write it to ``out/<experiment>`` and display it."""
+    hold their curves), build its report, write it to ``out/<experiment>`` and display it.
+
+    An experiment not run yet is said so, with the command that runs it, and gives ``(None, None)``:
+    a notebook over a partly swept records folder shows what exists instead of stopping at the
+    first missing sweep. A sweep with no complete run yet is described and gives ``(coll, None)``
+    (the ``also`` runs are never its rows). A missing ``also`` sweep only drops the curves it would
+    have added."""
     from IPython.display import Image, Markdown, display
 
-    sweeps = [collect.latest_sweep(records, e) for e in (experiment, *also)]
+    try:
+        sweeps = [collect.latest_sweep(records, experiment)]
+        own = collect.load_sweeps(sweeps, cache_dirs=cache_dirs, warn=False)
+    except collect.CollectError as e:  # no sweep, or one that has not started a job yet
+        display(Markdown(f"**Not run yet:** {e}. Run it with `./multirun.sh {experiment}`."))
+        return None, None
+    if own.runs.empty:  # a sweep still running: the ``also`` runs must not stand in for its rows
+        display(Markdown(f"**No complete run yet** in the newest sweep of {experiment}:\n```\n{own.describe()}\n```"))
+        return own, None
+    for e in also:
+        try:
+            sweeps.append(collect.latest_sweep(records, e))
+        except collect.CollectError:
+            pass  # the report then lacks only the training curves that sweep's runs logged
     coll = collect.load_sweeps(sweeps, cache_dirs=cache_dirs, warn=False)
     rep = build(coll, experiment)
     folder = Path(out) / experiment

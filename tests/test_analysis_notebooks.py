@@ -1,4 +1,5 @@
 """The analysis notebooks execute top to bottom (nbclient) against the committed record fixture."""
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,30 @@ def test_notebook_executes(name, tmp_path, monkeypatch):
         assert "Gradient analyses of the pass-rate study" in texts
         assert (tmp_path / "results" / "passrate_gradients" / "figures" / "gradient_direction.png").is_file()
     assert len(images) >= 3
+
+
+def test_show_names_a_sweep_not_run_yet(tmp_path, monkeypatch):
+    """A notebook over a partly swept records folder: ``report.show`` names the missing experiment
+    and its command and gives (None, None) instead of raising; a missing ``also`` sweep is skipped."""
+    ipy_display = pytest.importorskip("IPython.display")
+    from analysis import report
+
+    shown = []
+    monkeypatch.setattr(ipy_display, "display", shown.append)  # what the notebook would render
+    assert report.show(tmp_path, "fig4_data", out=tmp_path / "results") == (None, None)
+    assert "./multirun.sh fig4_data" in shown[0].data
+    # a sweep still running (its multirun.yaml, no finished run): described, and table1's runs given
+    # as `also` are not reported as its rows
+    running = tmp_path / "records" / "fig4_data" / "2026-01-01_00-00-00"
+    running.mkdir(parents=True)
+    src = FIXTURE / "sweeps" / "fig4_data"
+    shutil.copy(src / "multirun.yaml", running)
+    job = next(p for p in src.iterdir() if p.is_dir())
+    (running / job.name).mkdir()
+    shutil.copytree(job / ".hydra", running / job.name / ".hydra")  # started, no summary.json yet
+    shutil.copytree(FIXTURE / "sweeps" / "table1", tmp_path / "records" / "table1")
+    coll, rep = report.show(tmp_path / "records", "fig4_data", also=["table1"], out=tmp_path / "results")
+    assert rep is None and coll.runs.empty and "No complete run yet" in shown[-1].data
+    coll, rep = report.show(FIXTURE / "sweeps", "table1", also=["noise"], cache_dirs=[FIXTURE / "cache"],
+                            out=tmp_path / "results")
+    assert rep is not None and not coll.runs.empty
