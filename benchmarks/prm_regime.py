@@ -14,7 +14,11 @@ style (contest, nl2alg):
 * for revised responses, the median position of the first error (m* / M, lines);
 * for failing responses, how many leading lines equal the problem's reference: the share with at
   least one (such a prefix is completable, since the reference completes it, so a perfect oracle
-  would call the response revised whatever best-of-K finds) and the median count.
+  would call the response revised whatever best-of-K finds) and the median count;
+* for failing responses, the pass-rate study's calibration: Spearman's rho between the test pass
+  rate and progress, the completable share of lines m*/M (``prmlab.gradients.calibration``, the
+  figure the gradients stage logs as ``grad/calibration_spearman_rho``), and the share of those
+  responses at the floor, m* = 0 (the rank correlation is mostly ties there).
 
     python benchmarks/prm_regime.py CACHE_DIR/prm_collect/KEY
 """
@@ -31,6 +35,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prmlab.errors import PrmlabError  # noqa: E402
+from prmlab.gradients import calibration  # noqa: E402
 from prmlab.layout import LABELS_FILE, PROBLEMS_FILE, input_entry  # noqa: E402
 from prmlab.prm.data import read_labeled_jsonl  # noqa: E402
 from prmlab.tasks import read_problems  # noqa: E402
@@ -66,6 +71,8 @@ def regime(recs: list[LabeledResponse], problems: Optional[dict[str, Problem]] =
     pos = [r.m_star / len(r.lines) for r in revised if r.m_star > 0]
     refs = {pid: p.reference for pid, p in (problems or {}).items()}
     ref = [k for r in failing if (k := reference_prefix_lines(r, refs.get(r.problem_id))) is not None]
+    graded = [r for r in failing if r.lines]  # the gradients stage's population (analysis.artifacts.load_progress)
+    rho = calibration([r.pass_rate for r in graded], [max(r.m_star, 0) / len(r.lines) for r in graded])
     return {"responses": len(recs), "pass_pct": pct(len(recs) - len(failing), len(recs)), "failing": len(failing),
             "revised_pct": pct(len(revised), len(failing)),
             "mstar_positive_pct": pct(sum(r.m_star > 0 for r in failing), len(failing)),
@@ -73,7 +80,9 @@ def regime(recs: list[LabeledResponse], problems: Optional[dict[str, Problem]] =
             "failing_on_hard_pct": pct(sum(r.prompt_category == "hard" for r in failing), len(failing)),
             "first_error_position": statistics.median(pos) if pos else math.nan,
             "reference_prefix_pct": pct(sum(k > 0 for k in ref), len(ref)),
-            "reference_prefix_lines": statistics.median(ref) if ref else math.nan}
+            "reference_prefix_lines": statistics.median(ref) if ref else math.nan,
+            "calibration_rho": rho["spearman_rho"],
+            "progress_floor_pct": pct(sum(r.m_star <= 0 for r in graded), len(graded))}
 
 
 def slices(recs: list[LabeledResponse], problems: dict[str, Problem]) -> dict[str, dict]:
@@ -91,7 +100,8 @@ _COLUMNS = (("responses", "resp", "6d"), ("pass_pct", "pass%", "6.1f"), ("failin
             ("revised_pct", "rev%", "6.1f"), ("mstar_positive_pct", "m*>0%", "6.1f"), ("prompts", "prm", "5d"),
             ("prompts_easy", "easy", "5d"), ("prompts_medium", "med", "5d"), ("prompts_hard", "hard", "5d"),
             ("failing_on_hard_pct", "onH%", "6.1f"), ("first_error_position", "m*/M", "6.2f"),
-            ("reference_prefix_pct", "refP%", "6.1f"), ("reference_prefix_lines", "refL", "5.1f"))
+            ("reference_prefix_pct", "refP%", "6.1f"), ("reference_prefix_lines", "refL", "5.1f"),
+            ("calibration_rho", "rho", "7.3f"), ("progress_floor_pct", "floor%", "7.1f"))
 
 
 def main() -> None:
@@ -111,7 +121,8 @@ def main() -> None:
     print("rev% = revised share of failing responses (m*>0% is the same count under binary search); onH% = share of"
           " failing responses on Hard prompts; m*/M = median share of a revised response's lines before its first error;"
           " refP% = share of failing responses whose first line(s) equal the reference's (a prefix the reference"
-          " completes: a perfect oracle would call them revised), refL = median count of such leading lines")
+          " completes: a perfect oracle would call them revised), refL = median count of such leading lines;"
+          " rho = Spearman's rho of failing responses' pass rate against m*/M, floor% = their share with m* = 0")
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def calibration(pass_rates: Sequence[float], progress: Sequence[float]) -> dict:
     """Spearman's ρ between test pass rate and progress toward full correctness."""
     from scipy.stats import spearmanr
 
-    if len(pass_rates) < 3:
+    if len(pass_rates) < 3 or len(set(pass_rates)) < 2 or len(set(progress)) < 2:  # no ranking: undefined
         return {"spearman_rho": float("nan"), "p_value": float("nan"), "n": len(pass_rates)}
     res = spearmanr(pass_rates, progress)
     return {"spearman_rho": float(res.statistic), "p_value": float(res.pvalue), "n": len(pass_rates)}

@@ -54,6 +54,9 @@ def test_regime_figures_by_hand():
     assert (everything["prompts_easy"], everything["prompts_medium"], everything["prompts_hard"]) == (0, 1, 1)
     assert math.isclose(everything["failing_on_hard_pct"], 40.0)  # the long prompt's 2 of 5
     assert math.isclose(everything["first_error_position"], (2 / 8 + 6 / 8) / 2)
+    assert math.isclose(everything["progress_floor_pct"], 60.0)  # 3 of 5 failing have m* = 0
+    # pass rates 0 everywhere (the records' default): a constant input has no rank correlation
+    assert math.isnan(everything["calibration_rho"])
     long_row = rows["long"]
     assert long_row["failing"] == 2 and long_row["revised_pct"] == 0.0 and long_row["failing_on_hard_pct"] == 100.0
     assert math.isnan(long_row["first_error_position"])  # no revised response: no position
@@ -94,7 +97,7 @@ def test_cli_prints_the_table_and_refuses_a_non_entry(tmp_path):
     assert out.returncode == 0, out.stderr
     first = next(line for line in out.stdout.splitlines() if line.startswith("all "))
     # no failing response starts like its reference ("x = 1" lines): refP% 0, refL 0
-    assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50", "0.0", "0.0"]
+    assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50", "0.0", "0.0", "nan", "60.0"]
     bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected a prm_collect cache entry" in bad.stderr
     (entry / "manifest.json").unlink()
@@ -110,3 +113,15 @@ def test_cli_names_a_malformed_labels_line(tmp_path):
     out = subprocess.run([sys.executable, str(SCRIPT), str(entry)], capture_output=True, text=True)
     assert out.returncode == 2 and "labels.jsonl" in out.stderr and "Traceback" not in out.stderr
     assert ":7" in out.stderr or "line 7" in out.stderr, out.stderr  # the 7th line is the bad one
+
+
+def test_calibration_rho_against_a_hand_ranking():
+    """Spearman's rho of pass rate vs m*/M over failing responses, by hand: progress 0, 2/8, 6/8 with
+    pass rates 0.5, 0.1, 0.9 ranks (2, 1, 3) against (1, 2, 3): rho = 1 - 6*(1+1+0)/(3*8) = 0.5."""
+    problems, long_id, short_id = _suite()
+    recs = [_rec(short_id, "wrong", 8, 0), _rec(short_id, "revised", 8, 2), _rec(short_id, "revised", 8, 6),
+            _rec(short_id, "correct", 8, 8)]
+    for r, rate in zip(recs, (0.5, 0.1, 0.9, 1.0)):
+        r.pass_rate = rate
+    row = prm_regime.regime(recs)
+    assert math.isclose(row["calibration_rho"], 0.5) and math.isclose(row["progress_floor_pct"], 100 / 3)
