@@ -20,7 +20,8 @@ style (contest, nl2alg):
   figure the gradients stage logs as ``grad/calibration_spearman_rho``), and the share of those
   responses at the floor, m* = 0 (the rank correlation is mostly ties there).
 
-    python benchmarks/prm_regime.py CACHE_DIR/prm_collect/KEY
+    python benchmarks/prm_regime.py CACHE_DIR/prm_collect/KEY              # every slice of one collection
+    python benchmarks/prm_regime.py CACHE_DIR/prm_collect/KEY1 CACHE_DIR/prm_collect/KEY2 ...  # the 'all' rows, their mean
 """
 from __future__ import annotations
 
@@ -104,20 +105,42 @@ _COLUMNS = (("responses", "resp", "6d"), ("pass_pct", "pass%", "6.1f"), ("failin
             ("calibration_rho", "rho", "7.3f"), ("progress_floor_pct", "floor%", "7.1f"))
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("entry", type=Path, help="a prm_collect cache entry (CACHE_DIR/prm_collect/KEY)")
-    args = ap.parse_args()
-    if not (args.entry / LABELS_FILE).is_file():
-        _fail(f"{args.entry} holds no {LABELS_FILE}: expected a prm_collect cache entry")
+def _load(entry: Path) -> dict[str, dict]:
+    if not (entry / LABELS_FILE).is_file():
+        _fail(f"{entry} holds no {LABELS_FILE}: expected a prm_collect cache entry")
     try:
-        problems = {p.id: p for p in read_problems(input_entry(args.entry, "tasks") / PROBLEMS_FILE)}
-        rows = slices(read_labeled_jsonl(args.entry / LABELS_FILE), problems)
+        problems = {p.id: p for p in read_problems(input_entry(entry, "tasks") / PROBLEMS_FILE)}
+        return slices(read_labeled_jsonl(entry / LABELS_FILE), problems)
     except (PrmlabError, OSError, ValueError) as e:  # a missing or malformed file names itself (and its line)
         _fail(str(e))
-    print(f"{'':16s}" + "".join(f"{head:>{fmt[:-1].split('.')[0]}s}" for _, head, fmt in _COLUMNS))
-    for name, row in rows.items():
-        print(f"{name:16s}" + "".join(format(row[key], fmt) for key, _, fmt in _COLUMNS))
+
+
+def _row(name: str, row: dict) -> str:
+    # a mean of counts is no integer: the count columns then print one decimal at the same width
+    fmts = [fmt if isinstance(row[key], int) or not fmt.endswith("d") else fmt[:-1] + ".1f" for key, _, fmt in _COLUMNS]
+    return f"{name:20s}" + " ".join(format(row[key], fmt) for (key, _, _), fmt in zip(_COLUMNS, fmts))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("entries", type=Path, nargs="+", metavar="entry",
+                    help="prm_collect cache entries (CACHE_DIR/prm_collect/KEY); several (e.g. one per seed): "
+                         "each one's 'all' row, then the mean over them with a 95%% Student-t interval")
+    args = ap.parse_args()
+    print(f"{'':20s}" + " ".join(f"{head:>{fmt[:-1].split('.')[0]}s}" for _, head, fmt in _COLUMNS))
+    if len(args.entries) == 1:
+        for name, row in _load(args.entries[0]).items():
+            print(_row(name, row))
+    else:
+        from analysis.stats import mean_ci  # the reports' interval, so these figures read like theirs
+
+        alls = [_load(e)["all"] for e in args.entries]
+        for e, row in zip(args.entries, alls):
+            print(_row(e.name, row))
+        print(_row(f"mean of {len(alls)}", {k: statistics.fmean(r[k] for r in alls) for k, _, _ in _COLUMNS}))
+        for key, head in (("revised_pct", "rev%"), ("calibration_rho", "rho"), ("progress_floor_pct", "floor%")):
+            est = mean_ci([r[key] for r in alls])
+            print(f"{head}: {est.mean:.3f} [{est.lo:.3f}, {est.hi:.3f}] (mean [95% t interval] over {est.n} entries)")
     print("rev% = revised share of failing responses (m*>0% is the same count under binary search); onH% = share of"
           " failing responses on Hard prompts; m*/M = median share of a revised response's lines before its first error;"
           " refP% = share of failing responses whose first line(s) equal the reference's (a prefix the reference"

@@ -98,6 +98,12 @@ def test_cli_prints_the_table_and_refuses_a_non_entry(tmp_path):
     first = next(line for line in out.stdout.splitlines() if line.startswith("all "))
     # no failing response starts like its reference ("x = 1" lines): refP% 0, refL 0
     assert first.split() == ["all", "6", "16.7", "5", "40.0", "40.0", "2", "0", "1", "1", "40.0", "0.50", "0.0", "0.0", "nan", "60.0"]
+    # two entries (one per seed, here the same one twice): each 'all' row, then their mean and t interval
+    two = subprocess.run([sys.executable, str(SCRIPT), str(entry), str(entry)], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert two.returncode == 0, two.stderr
+    assert [line.split()[0] for line in two.stdout.splitlines()[1:3]] == ["k2", "k2"]
+    assert "rev%: 40.000 [40.000, 40.000] (mean [95% t interval] over 2 entries)" in two.stdout
     bad = subprocess.run([sys.executable, str(SCRIPT), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected a prm_collect cache entry" in bad.stderr
     (entry / "manifest.json").unlink()
