@@ -16,7 +16,7 @@ style (contest, nl2alg):
   least one (such a prefix is completable, since the reference completes it, so a perfect oracle
   would call the response revised whatever best-of-K finds) and the median count;
 * for failing responses, the pass-rate study's calibration: Spearman's rho between the test pass
-  rate and progress, the completable share of lines m*/M (``prmlab.gradients.calibration``, the
+  rate and progress, the completable share of lines m*/M (``prmlab.gradients.label_calibration``, the
   figure the gradients stage logs as ``grad/calibration_spearman_rho``), and the share of those
   responses at the floor, m* = 0 (the rank correlation is mostly ties there).
 
@@ -36,7 +36,7 @@ from typing import Optional
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from prmlab.errors import PrmlabError  # noqa: E402
-from prmlab.gradients import calibration  # noqa: E402
+from prmlab.gradients import label_calibration  # noqa: E402
 from prmlab.layout import LABELS_FILE, PROBLEMS_FILE, input_entry  # noqa: E402
 from prmlab.prm.data import read_labeled_jsonl  # noqa: E402
 from prmlab.tasks import read_problems  # noqa: E402
@@ -72,8 +72,7 @@ def regime(recs: list[LabeledResponse], problems: Optional[dict[str, Problem]] =
     pos = [r.m_star / len(r.lines) for r in revised if r.m_star > 0]
     refs = {pid: p.reference for pid, p in (problems or {}).items()}
     ref = [k for r in failing if (k := reference_prefix_lines(r, refs.get(r.problem_id))) is not None]
-    graded = [r for r in failing if r.lines]  # the gradients stage's population (analysis.artifacts.load_progress)
-    rho = calibration([r.pass_rate for r in graded], [max(r.m_star, 0) / len(r.lines) for r in graded])
+    graded = [r for r in failing if r.lines]  # label_calibration's population
     return {"responses": len(recs), "pass_pct": pct(len(recs) - len(failing), len(recs)), "failing": len(failing),
             "revised_pct": pct(len(revised), len(failing)),
             "mstar_positive_pct": pct(sum(r.m_star > 0 for r in failing), len(failing)),
@@ -82,7 +81,7 @@ def regime(recs: list[LabeledResponse], problems: Optional[dict[str, Problem]] =
             "first_error_position": statistics.median(pos) if pos else math.nan,
             "reference_prefix_pct": pct(sum(k > 0 for k in ref), len(ref)),
             "reference_prefix_lines": statistics.median(ref) if ref else math.nan,
-            "calibration_rho": rho["spearman_rho"],
+            "calibration_rho": label_calibration(failing)["spearman_rho"],
             "progress_floor_pct": pct(sum(r.m_star <= 0 for r in graded), len(graded))}
 
 

@@ -47,6 +47,7 @@ from prmlab.prm.use import load_prm, prm_line_scores
 from prmlab.rl.batch import pad_batch
 from prmlab.sampling import SamplingParams, sample
 from prmlab.tasks import rl_problems
+from prmlab.types import LabeledResponse
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,13 @@ def calibration(pass_rates: Sequence[float], progress: Sequence[float]) -> dict:
         return {"spearman_rho": float("nan"), "p_value": float("nan"), "n": len(pass_rates)}
     res = spearmanr(pass_rates, progress)
     return {"spearman_rho": float(res.statistic), "p_value": float(res.pvalue), "n": len(pass_rates)}
+
+
+def label_calibration(recs: Sequence[LabeledResponse]) -> dict:
+    """``calibration`` over the failing labelled responses (those with lines): pass rate against
+    progress, the completable share of lines m*/M (m* = -1, not searched, counts as 0)."""
+    failing = [r for r in recs if r.category != "correct" and r.lines]
+    return calibration([r.pass_rate for r in failing], [max(r.m_star, 0) / len(r.lines) for r in failing])
 
 
 def _advantages(scores: torch.Tensor, group_ids: torch.Tensor, algo: str) -> torch.Tensor:
@@ -208,7 +216,6 @@ def gradients_stage(ctx) -> dict:
     out = {k: (sum(x for x in v if x == x) / n) if (n := sum(1 for x in v if x == x)) else float("nan")
            for k, v in summary.items()}
     if "prm_collect" in ctx.inputs:
-        recs = [r for r in read_labeled_jsonl(ctx.inputs["prm_collect"] / LABELS_FILE) if r.category != "correct" and r.lines]
-        cal = calibration([r.pass_rate for r in recs], [max(r.m_star, 0) / len(r.lines) for r in recs])
+        cal = label_calibration(read_labeled_jsonl(ctx.inputs["prm_collect"] / LABELS_FILE))
         out.update({f"grad/calibration_{k}": v for k, v in cal.items()})
     return out
