@@ -22,14 +22,14 @@ EXPECTED = {
     "fig3_length": (2 * 4, {"algo.name": "ppo", "eval.n_samples": 20, **LONG}),
     "fig4_data": (2 * 4 * 4, {"algo.name": "ppo", "sft.seed": 0, **LONG}),
     "reward_weighting": (4 * 4, {"algo.name": "ppo", "prm.dense": True, **LONG}),
-    "passrate_study": (2 * 2 * 2 * 2 * 3, {"sft.seed": 0}),  # reward x ablation (dynamic sampling) x algo x model x seed
+    "passrate_study": (2 * 2 * 2 * 2 * 3, {"sft.seed": 0, **LONG}),  # reward x ablation (dynamic sampling) x algo x model x seed
     "noise": (8, {"algo.name": "ppo", "prm.dense": False, "prm.value_init": False, "sft.seed": 0, **LONG}),
     "recipe_ablations": (len(conf.ablations()) * 4, {"algo.name": "ppo", "prm.dense": True, "prm.value_init": True, "sft.seed": 0,
                                  **LONG}),
     "credit": (2 * 9 * 4, {"sft.seed": 0, **LONG}),  # eval split x the arms of conf/arm/ x seed
     "credit_gradients": (2 * 4, {"sft.seed": 0, "gradients.enabled": True, **LONG}),
     "passrate_gradients": (2 * 3, {"algo.name": "grpo", "reward.name": "binary", "gradients.enabled": True,
-                                   "sft.seed": 0}),
+                                   "sft.seed": 0, **LONG}),
 }
 # the noise study's 8 seeds, and Table 1's and Table 2's (the re-run needs 8 for a paired MDE <= 1.5 points); the
 # other PRM-paper experiments keep the 4 the first study chose (docs/RESULTS.md); the others 3
