@@ -108,6 +108,17 @@ def test_passrate_study_covers_two_base_models_and_both_rewards(compose):
     assert archs == {"gpt2", "llama"}
 
 
+@pytest.mark.parametrize("name", ["passrate_study", "passrate_gradients"])
+def test_passrate_experiments_run_on_the_long_testbed_and_testbed_default_gives_their_old_reports(compose, name):
+    """Both run on testbed=long; the committed default-testbed reports (docs/results/passrate_*) are
+    reproduced by adding testbed=default, which the command line must win over the experiment's override."""
+    long, default = compose([f"experiment={name}"]), compose([f"experiment={name}", "testbed=default"])
+    assert (long.task.long_share, long.task.n_test, long.algo.max_new_tokens) == (0.4, 600, 224)
+    plain = compose([])  # the default testbed
+    assert (default.task.long_share, default.task.n_test, default.algo.max_new_tokens) == (
+        plain.task.long_share, plain.task.n_test, plain.algo.max_new_tokens)
+
+
 def test_credit_arms_share_their_upstream_runs(compose):
     """The credit experiment's ppo_prm arm is Table 1's DenseReward + ValueInit run, and each credit arm
     collects its PRM data from its own algorithm's binary arm (the same rl_baseline entry)."""
