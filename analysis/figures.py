@@ -189,9 +189,11 @@ MIN_BAND_SEEDS = 3
 
 def training_curves(curves: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[str],
                     hue: Sequence[str] | str = "setting", title: str = "Training curves",
-                    ylabels: Optional[dict[str, str]] = None):
+                    ylabels: Optional[dict[str, str]] = None,
+                    limits: Optional[dict[str, tuple[Optional[float], Optional[float]]]] = None):
     """One panel per metric: mean over seeds per step with its 95% band (where ``MIN_BAND_SEEDS`` seeds
-    have the step), one line per ``hue`` value."""
+    have the step), one line per ``hue`` value. ``limits`` gives a metric's possible range (a share is
+    (0, 1)): its band is clipped there, since a t interval over 3 seeds can reach past what the metric can be."""
     metrics = [m for m in metrics if m in curves]
     if curves.empty or not metrics:
         return _no_data(title, "no curve records")
@@ -202,7 +204,9 @@ def training_curves(curves: pd.DataFrame, runs: pd.DataFrame, metrics: Sequence[
         for i, (h, g) in enumerate(band.groupby("_hue", sort=True)):
             ax.plot(g["step"], g["mean"], color=f"C{i}", label=f"{h} (n={int(g['n'].max())})")
             ok = g["lo"].notna() & (g["n"] >= MIN_BAND_SEEDS)
-            ax.fill_between(g["step"][ok], g["lo"][ok], g["hi"][ok], color=f"C{i}", alpha=0.2, lw=0)
+            lo, hi = (limits or {}).get(m, (None, None))
+            ax.fill_between(g["step"][ok], g["lo"][ok].clip(lower=lo), g["hi"][ok].clip(upper=hi),
+                            color=f"C{i}", alpha=0.2, lw=0)
         ax.set_xlabel("RL step")
         ax.set_ylabel((ylabels or {}).get(m, m))
         ax.legend(fontsize=7)
@@ -216,7 +220,8 @@ def reward_density(curves: pd.DataFrame, runs: pd.DataFrame, hue: Sequence[str] 
     return training_curves(curves, runs, ["reward/nonzero_group_var_frac", "reward/nonzero_frac"], hue=hue,
                            title="Reward density over training",
                            ylabels={"reward/nonzero_group_var_frac": "groups with reward variance > 0",
-                                    "reward/nonzero_frac": "samples with non-zero reward"})
+                                    "reward/nonzero_frac": "samples with non-zero reward"},
+                           limits={"reward/nonzero_group_var_frac": (0.0, 1.0), "reward/nonzero_frac": (0.0, 1.0)})
 
 
 def hacking_monitors(curves: pd.DataFrame, runs: pd.DataFrame, hue: Sequence[str] | str = "setting"):
@@ -224,7 +229,8 @@ def hacking_monitors(curves: pd.DataFrame, runs: pd.DataFrame, hue: Sequence[str
     return training_curves(curves, runs, ["rollout/response_tokens", "rollout/comment_line_frac"], hue=hue,
                            title="Reward-hacking monitors",
                            ylabels={"rollout/response_tokens": "response length (tokens)",
-                                    "rollout/comment_line_frac": "comment-line share"})
+                                    "rollout/comment_line_frac": "comment-line share"},
+                           limits={"rollout/response_tokens": (0.0, None), "rollout/comment_line_frac": (0.0, 1.0)})
 
 
 def training_means(curves: pd.DataFrame, metrics: Sequence[str]) -> pd.DataFrame:

@@ -395,3 +395,22 @@ def test_rl_core_report_compares_each_rl_condition_with_sft_by_seed():
     verdicts = {c.paper.split(":")[0]: c.verdict for c in rep.claims}
     assert set(verdicts) == {"GRPO binary", "RLOO pass_rate"}
     assert "reproduced" in verdicts["GRPO binary"].lower() and verdicts["GRPO binary"] != verdicts["RLOO pass_rate"]
+
+
+def test_a_share_band_is_clipped_to_its_range():
+    """Three seeds of a share near 0 and near 1: the t band would reach below 0 and above 1; the
+    reward-density figure draws it inside [0, 1], and the mean line is left as it is."""
+    rows = [{"run_id": f"r{s}", "step": t, "reward/nonzero_group_var_frac": v,
+             "reward/nonzero_frac": 1.0 - v}
+            for s, v in enumerate([0.0, 0.05, 0.3]) for t in range(3)]
+    curves = pd.DataFrame(rows)
+    runs = pd.DataFrame([{"run_id": f"r{s}", "seed": s, "cfg.algo.name": "grpo", "cfg.reward.name": "binary"}
+                         for s in range(3)])
+    band = stats.curve_band(curves.merge(runs[["run_id", "seed"]]), "reward/nonzero_group_var_frac")
+    assert (band["lo"] < 0).all()  # the unclipped interval leaves the metric's range
+    fig = figures.reward_density(curves, runs, hue="cfg.algo.name")
+    for ax, mean in zip(fig.axes, [0.35 / 3, 1 - 0.35 / 3]):
+        (poly,) = ax.collections
+        ys = poly.get_paths()[0].vertices[:, 1]
+        assert ys.min() >= 0.0 and ys.max() <= 1.0
+        assert list(ax.lines[0].get_ydata()) == pytest.approx([mean] * 3)
