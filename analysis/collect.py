@@ -151,16 +151,21 @@ def find_run_dirs(root: str | os.PathLike) -> list[Path]:
     return sorted(found, key=_job_order)
 
 
-def latest_sweep(root: str | os.PathLike, experiment: str) -> Path:
-    """The newest sweep dir of ``experiment`` under ``root`` (``outputs/sweeps`` layout:
-    ``<root>/<experiment>/<time>/``; ``<root>/<experiment>`` itself when it is the sweep)."""
+def sweeps_of(root: str | os.PathLike, experiment: str) -> list[Path]:
+    """Every sweep dir of ``experiment`` under ``root``, oldest first (``outputs/sweeps`` layout:
+    ``<root>/<experiment>/<time>/``; ``[<root>/<experiment>]`` when that is the sweep itself)."""
     d = Path(root) / experiment
     if (d / "multirun.yaml").is_file():
-        return d
+        return [d]
     sweeps = sorted(p for p in d.iterdir() if p.is_dir() and (p / "multirun.yaml").is_file()) if d.is_dir() else []
     if not sweeps:
         raise CollectError(f"no sweep of {experiment!r} under {root} (expected {d}/<time>/multirun.yaml)")
-    return sweeps[-1]  # sweep dirs are named by start time, so the last one is the newest
+    return sweeps  # sweep dirs are named by start time, so sorting orders them by age
+
+
+def latest_sweep(root: str | os.PathLike, experiment: str) -> Path:
+    """The newest sweep dir of ``experiment`` under ``root`` (see ``sweeps_of``)."""
+    return sweeps_of(root, experiment)[-1]
 
 
 def _job_order(p: Path):

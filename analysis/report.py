@@ -714,10 +714,13 @@ def write_index(results: str | Path) -> Path:
 
 
 def show(records: str | Path, experiment: str, *, also: Sequence[str] = (), cache_dirs: Sequence = (),
-         out: str | Path = "results") -> tuple[Optional[Collection], Optional[Report]]:
+         out: str | Path = "results", every_sweep: bool = False) -> tuple[Optional[Collection], Optional[Report]]:
     """For notebooks: load the newest sweep of ``experiment`` under ``records`` (plus the sweeps of
     the experiments in ``also``, e.g. the one whose runs computed the shared training stages and so
     hold their curves), build its report, write it to ``out/<experiment>`` and display it.
+    ``every_sweep``: load all of their sweeps instead, for an experiment run in parts (extra seeds,
+    one model per session; duplicate computations count once). The newest alone is the default because
+    an older sweep may be of an older config (the pass-rate study's default-testbed sweeps, say).
 
     An experiment not run yet is said so, with the command that runs it, and gives ``(None, None)``:
     a notebook over a partly swept records folder shows what exists instead of stopping at the
@@ -727,7 +730,8 @@ def show(records: str | Path, experiment: str, *, also: Sequence[str] = (), cach
     from IPython.display import Image, Markdown, display
 
     try:
-        sweeps = [collect.latest_sweep(records, experiment)]
+        pick = collect.sweeps_of if every_sweep else (lambda r, e: [collect.latest_sweep(r, e)])
+        sweeps = pick(records, experiment)
         own = collect.load_sweeps(sweeps, cache_dirs=cache_dirs, warn=False)
     except collect.CollectError as e:  # no sweep, or one that has not started a job yet
         display(Markdown(f"**Not run yet:** {e}. Run it with `./multirun.sh {experiment}`."))
@@ -737,7 +741,7 @@ def show(records: str | Path, experiment: str, *, also: Sequence[str] = (), cach
         return own, None
     for e in also:
         try:
-            sweeps.append(collect.latest_sweep(records, e))
+            sweeps.extend(pick(records, e))
         except collect.CollectError:
             pass  # the report then lacks only the training curves that sweep's runs logged
     coll = collect.load_sweeps(sweeps, cache_dirs=cache_dirs, warn=False)

@@ -110,8 +110,32 @@ def test_latest_sweep(tmp_path):
         (tmp_path / "x" / t).mkdir(parents=True)
         (tmp_path / "x" / t / "multirun.yaml").write_text("{}")
     assert collect.latest_sweep(tmp_path, "x").name == "2026-02-01_00-00-00_1"
+    assert [p.name for p in collect.sweeps_of(tmp_path, "x")] == ["2026-01-01_00-00-00_1", "2026-02-01_00-00-00_1"]
+    assert collect.sweeps_of(SWEEPS, "table1") == [SWEEPS / "table1"]
     with pytest.raises(collect.CollectError, match="no sweep of 'y'"):
         collect.latest_sweep(tmp_path, "y")
+
+
+def test_show_loads_every_sweep_of_an_experiment_run_in_parts(tmp_path, monkeypatch):
+    """The pass-rate study's fixture split into two sweeps (the tiny GPT-2's jobs, then the Llama's, as a
+    study run one model per session): the default shows the newest part only, every_sweep=True all of it."""
+    ipy_display = pytest.importorskip("IPython.display")
+    import shutil
+
+    monkeypatch.setattr(ipy_display, "display", lambda *a, **k: None)
+    src = SWEEPS / "passrate_study"
+    for t, model in (("2026-01-01_00-00-00_1", "model=tiny,"), ("2026-02-01_00-00-00_1", "model=tiny_llama,")):
+        dst = tmp_path / "records" / "passrate_study" / t
+        dst.mkdir(parents=True)
+        shutil.copy(src / "multirun.yaml", dst / "multirun.yaml")
+        for job in src.iterdir():
+            if job.is_dir() and model in job.name:
+                shutil.copytree(job, dst / job.name)
+    newest, _ = report.show(tmp_path / "records", "passrate_study", out=tmp_path / "a")
+    every, _ = report.show(tmp_path / "records", "passrate_study", out=tmp_path / "b", every_sweep=True)
+    whole = collect.load_sweeps([src], warn=False)
+    assert set(newest.runs["cfg.model.arch"]) == {"llama"}
+    assert len(every.runs) == len(whole.runs) and set(every.runs["cfg.model.arch"]) == {"gpt2", "llama"}
 
 
 def test_parse_overrides():
