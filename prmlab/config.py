@@ -84,7 +84,7 @@ class AlgoConfig:
     # (every sampled group is trained on); > 1 is an ablation (its own rows in the reports)
     oversample: int = positive(1)
     group_size: int = positive(8)  # responses per prompt (G for GRPO/RLOO)
-    lr: float = positive(1e-4)  # policy learning rate (AdamW; constant after warm-up); calibrated, see docs/RESULTS.md
+    lr: float = positive(1e-4)  # policy learning rate (AdamW; constant after warm-up); calibrated, see docs/results/default_testbed.md
     # linear warm-up of both optimisers' learning rates over this many first updates (null = constant from
     # the first). Adam's first bias-corrected steps move every weight by about lr whatever the gradient's
     # noise; neither paper states a schedule (prmlab.rl.loop.learning_rate)
