@@ -12,6 +12,7 @@ mostly right with local mistakes is measured on the policy's samples.
 
     python benchmarks/long_tier_calibration.py                     # default sizes, long_share 0.25
     python benchmarks/long_tier_calibration.py --long-share 0.5 --sizes 0 48 8 12 48
+    python benchmarks/long_tier_calibration.py --long-share 0.4 --sizes 0 2000 60 600 600 --long-comments parts
 """
 from __future__ import annotations
 
@@ -51,10 +52,12 @@ def main() -> None:
                     metavar=("SEED", "N_TRAIN", "N_VAL", "N_TEST", "N_RL"), help="generate_suite's arguments")
     ap.add_argument("--long-share", type=float, default=0.25, help="share of each split from the long tier")
     ap.add_argument("--vocab", type=int, default=512, help="BPE vocabulary (model.vocab_size)")
+    ap.add_argument("--long-comments", default=None, choices=S.LONG_COMMENTS,
+                    help="the long references' comment lines (task.long_comments; default none)")
     args = ap.parse_args()
 
     for share in (0.0, args.long_share):
-        problems = S.generate_suite(*args.sizes, long_share=share)
+        problems = S.generate_suite(*args.sizes, long_share=share, long_comments=args.long_comments if share else None)
         tok = train_tokenizer([p.prompt + p.reference for p in problems if p.split == "train"], args.vocab)
         n_tok = lambda text: len(tok(text)["input_ids"])  # noqa: E731
         rows = [{"tier": S.tier_of(p), "family": p.meta["family"], "split": p.split, "ref": n_tok(p.reference),

@@ -40,6 +40,10 @@ class TaskConfig:
     # constant fails it: the tiny policy's long-tier pass rate (~0-4%) is mostly copying mistakes. Same problems
     # and tests either way
     long_constants: Optional[str] = choice_of(None, "prmlab.tasks.synthetic:LONG_CONSTANTS")
+    # synthetic, long tier: comment lines in the references. null = none (no reference of any tier has a comment
+    # or blank line, so the PRM's neutral label and dense_norm=code_lines have nothing to act on); parts = a
+    # comment opening each block of the body (# mapped). Same problems, tests and code lines either way
+    long_comments: Optional[str] = choice_of(None, "prmlab.tasks.synthetic:LONG_COMMENTS")
     path: Optional[str] = existing_file(None)  # livecodebench: JSONL file of code_generation rows
     date_from: Optional[str] = date(None)  # livecodebench: keep problems with contest_date >= this (YYYY-MM-DD)
     date_to: Optional[str] = date(None)  # livecodebench: keep problems with contest_date <= this (YYYY-MM-DD)

@@ -40,8 +40,10 @@ def _lazy(target: str) -> Callable:
 STAGES: dict[str, Stage] = {
     s.name: s
     for s in [
-        # task.long_constants: added to the ``task`` group with a null default, left out of the key while null
-        Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage"), optional_reads=("task.long_constants",)),
+        # task.long_constants, task.long_comments: added to the ``task`` group with a null default, left out of
+        # the key while null
+        Stage("tasks", 1, ("task",), _lazy("prmlab.tasks:tasks_stage"),
+              optional_reads=("task.long_constants", "task.long_comments")),
         Stage("sft", 1, ("model", "sft"), _lazy("prmlab.sft:sft_stage")),  # sft.seed defaults to seed
         Stage("rl_baseline", 1, ROLLOUT_READS, _lazy("prmlab.rl.stages:rl_baseline_stage"), distributed=True,
               optional_reads=ROLLOUT_OPTIONAL),

@@ -290,6 +290,9 @@ def _task(cfg) -> None:
     if long_constants is not None and not (t.name == "synthetic" and t.long_share > 0):
         # it renders the long tier only: without one the suite is the same, under another cache key
         raise invalid("task.long_constants", long_constants, "null unless task=synthetic with task.long_share > 0")
+    long_comments = OmegaConf.select(cfg, "task.long_comments", default=None)
+    if long_comments is not None and not (t.name == "synthetic" and t.long_share > 0):
+        raise invalid("task.long_comments", long_comments, "null unless task=synthetic with task.long_share > 0")
     if t.date_from and t.date_to and t.date_from > t.date_to:
         raise invalid("task.date_from", t.date_from, f"<= task.date_to={t.date_to!r}")
     split, ev = cfg.eval.split, {"train": t.n_train, "rl": t.n_rl, "val": t.n_val, "test": t.n_test}

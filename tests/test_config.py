@@ -121,7 +121,7 @@ def test_choices_come_from_where_the_names_are_defined():
     from prmlab.rewards import OUTCOME_REWARDS
     from prmlab.sandbox.pool import ISOLATION_LEVELS
     from prmlab.tasks import SOURCES
-    from prmlab.tasks.synthetic import LONG_CONSTANTS
+    from prmlab.tasks.synthetic import LONG_COMMENTS, LONG_CONSTANTS
 
     rules = {p: f.metadata["rule"] for p, f, _ in FIELDS if isinstance(f.metadata.get("rule"), Choice)}
     assert set(rules["algo.name"].names()) == set(ALGOS) | {"none"}
@@ -133,6 +133,7 @@ def test_choices_come_from_where_the_names_are_defined():
     assert rules["sandbox.isolation"].names() == tuple(ISOLATION_LEVELS)
     assert rules["task.name"].names() == tuple(SOURCES)
     assert rules["task.long_constants"].names() == tuple(LONG_CONSTANTS)
+    assert rules["task.long_comments"].names() == tuple(LONG_COMMENTS)
     import prmlab.run
 
     assert not hasattr(prmlab.run, "CHOICES") and not hasattr(prmlab.run, "POSITIVE")
@@ -180,15 +181,16 @@ def test_cross_field_checks(overrides, field):
     assert config_error(overrides).field == field
 
 
-def test_task_long_constants_is_a_choice_for_the_long_tier():
-    """null (literal constants) or named; named renders the long tier only, so it needs one."""
-    err = config_error(["testbed=long", "task.long_constants=bogus"])
-    assert err.field == "task.long_constants" and "named" in str(err), str(err)
-    assert preflight(["testbed=long", "task.long_constants=named"]) == 1
-    assert preflight(["task.long_constants=null"]) == 1
-    for overrides in (["task.long_constants=named"], ["task=humaneval", "task.long_constants=named"]):
+@pytest.mark.parametrize("field, value", [("task.long_constants", "named"), ("task.long_comments", "parts")])
+def test_task_long_tier_renderings_are_choices_for_the_long_tier(field, value):
+    """null (the default rendering) or the named option; it renders the long tier only, so it needs one."""
+    err = config_error(["testbed=long", f"{field}=bogus"])
+    assert err.field == field and value in str(err), str(err)
+    assert preflight(["testbed=long", f"{field}={value}"]) == 1
+    assert preflight([f"{field}=null"]) == 1
+    for overrides in ([f"{field}={value}"], ["task=humaneval", f"{field}={value}"]):
         err = config_error(overrides)
-        assert err.field == "task.long_constants" and "task.long_share > 0" in str(err), str(err)
+        assert err.field == field and "task.long_share > 0" in str(err), str(err)
 
 
 def test_prompts_per_step_divisible_by_the_ranks(monkeypatch):

@@ -72,14 +72,15 @@ def test_completion_temperature_enters_prm_collect_key_only_when_set(compose):
     assert _keys(compose(["prm.completion_temperature=null"])) == k0
 
 
-def test_long_constants_enters_the_tasks_key_only_when_set(compose):
-    # task.long_constants sits in the ``task`` group that the tasks stage reads whole: while null, every
-    # key is the one it was before the option existed (pinned: the default and the long testbed's tasks keys)
+@pytest.mark.parametrize("field, value", [("task.long_constants", "named"), ("task.long_comments", "parts")])
+def test_long_tier_renderings_enter_the_tasks_key_only_when_set(compose, field, value):
+    # the options sit in the ``task`` group that the tasks stage reads whole: while null, every key is
+    # the one it was before the option existed (pinned: the default and the long testbed's tasks keys)
     k0, long0 = _keys(compose()), _keys(compose(["testbed=long"]))
     assert k0["tasks"] == "f037e0eb09afd7141f52" and long0["tasks"] == "04a2546dda85f07b937a"
-    assert _keys(compose(["testbed=long", "task.long_constants=null"])) == long0
-    named = _keys(compose(["testbed=long", "task.long_constants=named"]))
-    assert [s for s in long0 if long0[s] == named[s]] == []  # another suite: every stage after it changes too
+    assert _keys(compose(["testbed=long", f"{field}=null"])) == long0
+    other = _keys(compose(["testbed=long", f"{field}={value}"]))
+    assert [s for s in long0 if long0[s] == other[s]] == []  # another suite: every stage after it changes too
 
 
 def test_stage_key_is_stable_and_version_sensitive():

@@ -55,6 +55,11 @@ def named_suite() -> list[Problem]:
     return S.generate_suite(*LONG, long_share=LONG_SHARE, long_constants="named")
 
 
+@pytest.fixture(scope="module")
+def commented_suite() -> list[Problem]:
+    return S.generate_suite(*LONG, long_share=LONG_SHARE, long_comments="parts")
+
+
 def _long(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if S.tier_of(p) == S.LONG_TIER]
 
@@ -235,7 +240,7 @@ def test_families_shared_across_splits(suite):
     assert all(styles[(f, "nl2alg")] and styles[(f, "contest")] for f in family_tier)
 
 
-@pytest.mark.parametrize("which", ["suite", "long_suite", "named_suite"])
+@pytest.mark.parametrize("which", ["suite", "long_suite", "named_suite", "commented_suite"])
 def test_every_reference_passes_all_its_tests(which, request):
     suite = request.getfixturevalue(which)
     assert which == "suite" or _long(suite)
@@ -365,11 +370,12 @@ def test_long_families_lines_and_styles(which, request):
     assert all(styles[(f, "nl2alg")] and styles[(f, "contest")] for f in names)  # every family, both styles
 
 
-@pytest.mark.parametrize("which", ["long_suite", "named_suite"])
+@pytest.mark.parametrize("which", ["long_suite", "named_suite", "commented_suite"])
 def test_long_references_are_100_to_300_tokens(which, request):
     """Measured with the tiny default's tokenizer: a 512-token byte-level BPE trained on the training
     split's prompt + reference texts (what the SFT stage does). Named constants lengthen the header
-    (prompts up to ~325 tokens instead of ~295) but prompt + reference still fit."""
+    (prompts up to ~325 tokens instead of ~295) and comments the references, but prompt + reference
+    still fit, and every reference fits a response (``LONG_NEW_TOKENS``)."""
     long_suite = request.getfixturevalue(which)
     pytest.importorskip("tokenizers")
     pytest.importorskip("transformers")
@@ -380,6 +386,7 @@ def test_long_references_are_100_to_300_tokens(which, request):
     n_all = [len(tok(p.prompt + p.reference)["input_ids"]) for p in _long(long_suite)]
     assert sum(100 <= n <= 300 for n in n_ref) >= 0.9 * len(n_ref), sorted(n_ref)[:10]  # measured 0.97
     assert max(n_all) <= 512  # prompt + reference fit the tiny model's default context
+    assert max(n_ref) <= S.LONG_NEW_TOKENS  # and a sampled response has room for the whole reference
     short = [len(tok(p.reference)["input_ids"]) for p in long_suite if S.tier_of(p) != S.LONG_TIER]
     assert sum(n >= 100 for n in short) <= 0.1 * len(short)  # the other tiers rarely reach 100 tokens
 
@@ -535,3 +542,52 @@ def test_named_bodies_hold_no_constant(long_suite, named_suite):
                 texts[mode].setdefault(key, set()).add(json.dumps([task.body, task.goal, task.steps]))
         assert all(len(v) == 1 for v in texts["named"].values()), name
         assert sum(len(v) for v in texts[None].values()) > len(texts[None]), name  # where literal texts vary
+
+
+def test_comments_change_only_the_long_references(long_suite, commented_suite):
+    """``long_comments="parts"``: the same problems (ids, prompts, tests, code-line counts); each long
+    reference gains one comment line per block of its body (at least 2, at the body's indentation, none
+    blank) and is otherwise the literal reference; the other tiers are the same bytes."""
+    _check_fields(commented_suite)
+    assert len(commented_suite) == len(long_suite) and _long(commented_suite)
+    for plain, com in zip(long_suite, commented_suite):
+        if S.tier_of(plain) != S.LONG_TIER:
+            assert com.to_dict() == plain.to_dict()
+            continue
+        a, b = plain.to_dict(), com.to_dict()
+        assert b.pop("meta") == {**a.pop("meta"), "comments": "parts"}
+        ref = b.pop("reference")
+        a_ref = a.pop("reference")
+        assert b == a  # prompt, code prefix, tests, ...
+        lines = ref.splitlines()
+        comments = [line for line in lines if line.lstrip().startswith("#")]
+        assert len(comments) >= 2 and all(line.startswith("    # ") and len(line) > 6 for line in comments), ref
+        assert lines[0].startswith("    # ")  # the first block is opened too
+        assert "\n".join(line for line in lines if line not in comments) + "\n" == a_ref
+        assert all(line.strip() for line in lines)  # comments, not blank lines
+    with pytest.raises(ValueError, match="long_comments"):
+        S.generate_suite(0, 10, 0, 0, long_share=1.0, long_comments="bogus")
+
+
+def test_comments_name_what_each_block_assigns():
+    """Top-level assignments first (in order, each once), then nested ones; a block that assigns
+    nothing and returns says so."""
+    from prmlab.tasks.synthetic.common import _blocks, _commented
+
+    body = _blocks("""
+        total, n = 0, 0
+        for x in xs:
+            total += x
+    """, """
+        for x in xs:
+            best = x
+            best += 1
+    """, """
+        if not xs:
+            return 0
+    """, """
+        print(xs)
+    """)
+    assert _commented(body, None) is body
+    assert [line for line in _commented(body, "parts").splitlines() if line.startswith("#")] == [
+        "# total, n", "# best", "# early return", "# step"]

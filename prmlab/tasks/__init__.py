@@ -26,7 +26,8 @@ def load_source(task_cfg) -> list[Problem]:
 
         return generate_suite(task_cfg.seed, task_cfg.n_train, task_cfg.n_val, task_cfg.n_test, task_cfg.n_rl,
                               long_share=task_cfg.long_share,
-                              long_constants=task_cfg.get("long_constants"))  # null: not in the stage's fields
+                              long_constants=task_cfg.get("long_constants"),  # null: not in the stage's fields
+                              long_comments=task_cfg.get("long_comments"))  # likewise
     if name == "humaneval":
         from prmlab.tasks.humaneval import load_humaneval
 

@@ -24,7 +24,9 @@ PRM prompt categories, analyses) keeps its three levels, and are marked ``meta["
 their records unchanged). ``generate_suite(..., long_constants="named")`` writes the long problems'
 per-problem int constants as keyword parameters with defaults instead of literals (``long``'s
 docstring), so that a long program asks for steps, not for copying numbers; the default (None)
-keeps the literals and the bytes.
+keeps the literals and the bytes. ``generate_suite(..., long_comments="parts")`` opens each block
+of a long reference with a comment line, so that policies trained on them write comments, which the
+PRM paper's neutral label and length normalisation are about; the default (None) writes none.
 
 Categories (``category``), after the PRM paper's Contest / NL2Alg split:
 
@@ -63,7 +65,7 @@ distinct keys per tier; asking for more raises ``ValueError``.
 
 Layout: this module holds the split assembly and the public API (``generate_suite``,
 ``family_names``, ``tier_of``, ``n_long``, ``TIERS``, ``LONG_TIER``, ``LONG_DIFFICULTY``,
-``LONG_CONSTANTS``, ``TIER_LINES``, ``CATEGORIES``, ``N_TESTS``); ``common`` the registry, the
+``LONG_CONSTANTS``, ``LONG_COMMENTS``, ``TIER_LINES``, ``CATEGORIES``, ``N_TESTS``); ``common`` the registry, the
 shared helpers, test-input construction and rendering; ``easy``, ``medium``, ``hard``, ``long`` the
 families.
 """
@@ -79,6 +81,7 @@ from prmlab.tasks.synthetic import easy, hard, long, medium  # noqa: F401
 from prmlab.tasks.synthetic.common import (
     _FAMILIES,
     CATEGORIES,
+    LONG_COMMENTS,
     LONG_CONSTANTS,
     LONG_DIFFICULTY,
     LONG_MAX_LEN,
@@ -87,6 +90,7 @@ from prmlab.tasks.synthetic.common import (
     N_TESTS,
     TIER_LINES,
     TIERS,
+    _commented,
     _consts,
     _family_name,
     _make_problem,
@@ -95,7 +99,7 @@ from prmlab.tasks.synthetic.common import (
 )
 from prmlab.types import Problem
 
-__all__ = ["CATEGORIES", "LONG_CONSTANTS", "LONG_DIFFICULTY", "LONG_MAX_LEN", "LONG_NEW_TOKENS", "LONG_TIER", "N_TESTS",
+__all__ = ["CATEGORIES", "LONG_COMMENTS", "LONG_CONSTANTS", "LONG_DIFFICULTY", "LONG_MAX_LEN", "LONG_NEW_TOKENS", "LONG_TIER", "N_TESTS",
            "TIER_LINES", "TIERS", "family_names", "generate_suite", "n_long", "tier_of"]
 
 _MAX_TRIES = 40  # fresh-key draws per family before the round-robin moves to the next family
@@ -125,7 +129,7 @@ def _draw_fresh(rng: random.Random, tier: str, start: int, used: set[str],
 
 
 def _draw_tier(rng: random.Random, tier: str, count: int, split: str, used: set[str],
-               constants: Optional[str] = None) -> list[Problem]:
+               constants: Optional[str] = None, comments: Optional[str] = None) -> list[Problem]:
     """``count`` problems of ``tier``: its families in shuffled rounds, categories alternating."""
     problems = []
     fams = list(range(len(_FAMILIES[tier])))
@@ -136,7 +140,7 @@ def _draw_tier(rng: random.Random, tier: str, count: int, split: str, used: set[
             order = rng.sample(fams, len(fams))
         family, task = _draw_fresh(rng, tier, order.pop(), used, constants)
         category = CATEGORIES[(cat0 + j) % 2]
-        problems.append(_make_problem(task, family, tier, category, split, rng))
+        problems.append(_make_problem(task, family, tier, category, split, rng, comments))
     return problems
 
 
@@ -165,7 +169,8 @@ def tier_of(problem: Problem) -> str:
 
 
 def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int = 0, *,
-                   long_share: float = 0.0, long_constants: Optional[str] = None) -> list[Problem]:
+                   long_share: float = 0.0, long_constants: Optional[str] = None,
+                   long_comments: Optional[str] = None) -> list[Problem]:
     """The synthetic suite: ``n_train + n_rl + n_val + n_test`` problems, in the order train, rl, val, test.
 
     Deterministic in its arguments. Splits share families but never a semantic key (family +
@@ -202,10 +207,18 @@ def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int =
     only the long problems' prompts and references (and adds ``meta["constants"] = "named"``): the
     draws are the same, so the suite has the same problems (ids, parameters, tests, order) in both
     modes, and the easy/medium/hard problems are the same bytes.
+
+    ``long_comments`` puts comment lines into the long problems' references: None (default) writes
+    none, as every tier does (no reference holds a comment or blank line, so the PRM paper's neutral
+    label and the code-line normaliser have nothing to act on); ``"parts"`` (``LONG_COMMENTS``) opens
+    each block of a long body with ``# <the names it assigns>`` (``common._commented``). It
+    changes the long references' text only (and adds ``meta["comments"]``): the same problems, tests
+    and ``meta["n_lines"]`` (code lines), and the other tiers are the same bytes.
     """
     if not 0.0 <= long_share <= 1.0:
         raise ValueError(f"synthetic suite: long_share must be in [0, 1], got {long_share!r}")
     _consts(long_constants)  # refuses an unknown mode before anything is drawn
+    _commented("", long_comments)  # likewise
     sizes = (("test", n_test), ("val", n_val), ("train", n_train), ("rl", n_rl))
     used: set[str] = set()
     by_split = {}
@@ -216,7 +229,7 @@ def generate_suite(seed: int, n_train: int, n_val: int, n_test: int, n_rl: int =
         count = n_long(n, long_share)
         if count:
             rng = random.Random(f"prmlab-synthetic/{seed}/{split}/{LONG_TIER}")
-            problems = by_split[split] + _draw_tier(rng, LONG_TIER, count, split, used, long_constants)
+            problems = by_split[split] + _draw_tier(rng, LONG_TIER, count, split, used, long_constants, long_comments)
             rng.shuffle(problems)
             by_split[split] = _number(problems, split)
     return by_split["train"] + by_split["rl"] + by_split["val"] + by_split["test"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import operator
 import random
+import re
 import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
@@ -45,6 +46,9 @@ TIER_LINES = {"easy": (1, 3), "medium": (4, 7), "hard": (8, 14), LONG_TIER: (12,
 # How the long tier renders its per-problem int constants, besides the default (None: as literals
 # in the comments and the body): "named" makes them keyword parameters with defaults (``_consts``).
 LONG_CONSTANTS = ("named",)
+# Comment lines in the long tier's references, besides the default (None: none, as every tier): "parts"
+# opens each of the body's blocks (its steps) with a comment naming what the block computes (``_commented``).
+LONG_COMMENTS = ("parts",)
 CATEGORIES = ("nl2alg", "contest")
 _POOL = 3 * N_TESTS  # candidate inputs per problem, from which N_TESTS are selected
 
@@ -248,10 +252,54 @@ def _digits(n: int, b: int) -> list[int]:
     return out[::-1]
 
 
-def _blocks(*parts: str) -> str:
+class _Body(str):
+    """A reference body (unindented text) that remembers the blocks it was joined from (``_blocks``)."""
+
+    blocks: tuple[str, ...] = ()
+
+
+def _blocks(*parts: str) -> _Body:
     """Body text from separately written blocks (each dedented on its own; empty ones dropped), so a
-    family can compose its steps, some optional, into one unindented body."""
-    return "\n".join(textwrap.dedent(p).strip("\n") for p in parts if p.strip())
+    family can compose its steps, some optional, into one unindented body. The result keeps the
+    blocks, so ``_commented`` can open each with a comment line."""
+    blocks = tuple(textwrap.dedent(p).strip("\n") for p in parts if p.strip())
+    body = _Body("\n".join(blocks))
+    body.blocks = blocks
+    return body
+
+
+_ASSIGNED = re.compile(r"^([A-Za-z_]\w*(?:, *[A-Za-z_]\w*)*) *(?:=|\+=|-=)(?!=)")
+
+
+def _commented(body: str, mode: Optional[str]) -> str:
+    """``body`` with a comment line opening each of its blocks when ``mode`` is ``"parts"``
+    (``LONG_COMMENTS``): the names the block assigns, top-level lines first (``# kept``, ``# total,
+    count, best``; a block that assigns none says what it does: ``# early return``). The comments add
+    no code, so the program, its tests and its code-line count are unchanged; they give the
+    references (and so the SFT policy's responses) the comment lines that the PRM paper's neutral
+    label and the ``dense_norm=code_lines`` normaliser act on. They are short on purpose: the
+    longest commented reference must still fit ``LONG_NEW_TOKENS`` (212 of 224 tokens on the long
+    testbed's suite; ``benchmarks/long_tier_calibration.py --long-comments parts``). ``None`` returns
+    ``body`` as it is."""
+    if mode is None:
+        return body
+    if mode not in LONG_COMMENTS:
+        raise ValueError(f"synthetic suite: long_comments must be None or one of {LONG_COMMENTS}, got {mode!r}")
+    out = []
+    for block in getattr(body, "blocks", ()) or (body,):
+        lines = block.splitlines()
+        names: list[str] = []
+        for candidates in (lines, [line.lstrip() for line in lines]):  # top level first, then nested
+            for line in candidates:
+                m = _ASSIGNED.match(line)
+                for name in (m.group(1).replace(" ", "").split(",") if m else ()):
+                    if name not in names:
+                        names.append(name)
+            if names:
+                break
+        what = ", ".join(names) or ("early return" if "return" in block else "step")
+        out.append(f"# {what}\n{block}")
+    return "\n".join(out)
 
 
 def _indent(body: str) -> str:
@@ -286,14 +334,17 @@ def _select(pool: list[list], oracle: Callable[..., Any]) -> list[TestCase]:
     return chosen + spare[: N_TESTS - len(chosen)]
 
 
-def _make_problem(task: _Task, family: str, tier: str, category: str, split: str, rng: random.Random) -> Problem:
+def _make_problem(task: _Task, family: str, tier: str, category: str, split: str, rng: random.Random,
+                  long_comments: Optional[str] = None) -> Problem:
+    """One problem from a drawn task; ``long_comments`` (the long tier's ``LONG_COMMENTS`` mode) adds comment
+    lines to the reference only: ``meta["n_lines"]`` and the tier's line range count code lines."""
     comments = list(task.goal)
     if category == "nl2alg":
         comments += [f"Step {i}: {s}" for i, s in enumerate(task.steps, 1)]
     header = ", ".join(task.args + task.defaults)
     prompt = "".join(f"# {line}\n" for line in comments) + f"def {task.name}({header}):\n"
-    body = _indent(task.body)
-    n_lines = sum(1 for line in body.splitlines() if line.strip())
+    n_lines = sum(1 for line in _indent(task.body).splitlines() if line.strip())
+    body = _indent(_commented(task.body, long_comments))
     lo, hi = TIER_LINES[tier]
     if not lo <= n_lines <= hi:  # a family template out of its tier is a bug in its tier module
         raise AssertionError(f"family {family}: {n_lines} lines, outside the {tier} tier {lo}-{hi}")
@@ -305,6 +356,8 @@ def _make_problem(task: _Task, family: str, tier: str, category: str, split: str
         meta["tier"] = LONG_TIER
     if task.defaults:  # only named problems carry the key: literal ones keep their records' bytes
         meta["constants"] = "named"
+    if long_comments is not None:  # likewise: uncommented problems keep their bytes
+        meta["comments"] = long_comments
     return Problem(
         id="", prompt=prompt, tests=tests, entry_point=task.name,
         difficulty=LONG_DIFFICULTY if tier == LONG_TIER else tier, category=category,
