@@ -7,9 +7,10 @@ A run's ``metrics.jsonl`` only holds records of the stages it *computed*; a stag
 the cache (another job of the sweep, or an earlier sweep, computed it) left its records in that
 other run's ``metrics.jsonl``. Since a stage's cache key fully determines its output, the curves
 of stage ``s`` with key ``k`` are the same wherever they were logged: ``load_curves`` therefore
-looks them up by ``(s, k)`` across every run of the collection (and in ``<entry>/metrics.jsonl``
-should the cache entry hold one), and says in the ``curve_source`` column which run they came
-from. Curves found nowhere are reported, not invented.
+looks them up by ``(s, k)`` across every run of the collection, then in the cache entry's own
+``metrics.jsonl`` (the pipeline copies a computed stage's records there; entries written before
+it did have none), and says in the ``curve_source`` column where they came from: ``own``, the
+run id that computed them, or ``cache entry``. Curves found nowhere are reported, not invented.
 
 Stage entries
 -------------
@@ -34,6 +35,7 @@ METRICS = "metrics.jsonl"
 SAMPLES = "samples.jsonl"
 # The stages whose records are the training curves of the evaluated policy.
 POLICY_STAGES = ("rl_baseline", "rl")
+ENTRY_SOURCE = "cache entry"  # curve_source of curves read from a stage's cache entry
 
 
 def read_metrics(run_dir: str | os.PathLike) -> pd.DataFrame:
@@ -58,16 +60,26 @@ def _stage_records(coll: Collection, stages: Sequence[str]) -> dict[tuple[str, s
             if not isinstance(key, str) or (stage, key) in found:
                 continue
             recs = df[df["stage"] == stage]
-            if recs.empty:
-                entry = stage_entry(coll, row, stage)
-                if entry is not None and (entry / METRICS).is_file():
-                    recs = read_metrics(entry)
-                    recs = recs[recs["stage"] == stage] if "stage" in recs else recs
             if not recs.empty:
-                # A resumed stage may have logged a step twice: the last record of a step wins.
-                recs = recs.drop_duplicates("step", keep="last").sort_values("step")
-                found[(stage, key)] = (row["run_id"], recs)
+                found[(stage, key)] = (row["run_id"], _last_per_step(recs))
+    # Stages no run of the collection computed: the records the cache entry keeps.
+    for _, row in coll.runs.iterrows():
+        for stage in stages:
+            key = row.get(f"stage.{stage}.key")
+            if not isinstance(key, str) or (stage, key) in found:
+                continue
+            entry = stage_entry(coll, row, stage)
+            if entry is not None and (entry / METRICS).is_file():
+                recs = read_metrics(entry)
+                recs = recs[recs["stage"] == stage] if "stage" in recs else recs
+                if not recs.empty:
+                    found[(stage, key)] = (ENTRY_SOURCE, _last_per_step(recs))
     return found
+
+
+def _last_per_step(recs: pd.DataFrame) -> pd.DataFrame:
+    """A resumed stage may have logged a step twice: the last record of a step wins."""
+    return recs.drop_duplicates("step", keep="last").sort_values("step")
 
 
 def policy_stage(row) -> Optional[str]:

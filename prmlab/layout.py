@@ -15,7 +15,9 @@ stage → inputs → files is in docs/DESIGN.md ("Stages and their cache entries
     gradients    gradients.jsonl  groups.jsonl
 
 Every entry also holds ``manifest.json`` (``read_manifest``), which names its upstream entries
-(``input_entry``).
+(``input_entry``), and, when the stage logged anything, ``metrics.jsonl``: the records it wrote to
+the computing run's ``metrics.jsonl``, so that a run reusing the entry can still show its training
+curves (``analysis.artifacts.load_curves`` reads them).
 """
 from __future__ import annotations
 
@@ -64,6 +66,7 @@ def prm_dir(entry: Path) -> Path:
 
 
 MANIFEST_FILE = "manifest.json"
+STAGE_METRICS_FILE = "metrics.jsonl"  # same name and format as a run dir's records
 
 
 def read_manifest(entry: Path) -> dict:

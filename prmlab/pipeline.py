@@ -15,6 +15,11 @@ Atomicity: a stage writes into ``<root>/<stage>/.tmp-<key>-<uuid>`` and is renam
 released by the kernel when a holder dies, even by SIGKILL). A killed job therefore leaves at
 most a ``.tmp-*`` dir, which the next holder of the lock deletes; an entry that exists is complete.
 Parallel sweep jobs (joblib, SLURM on a shared file system) block on the lock and then reuse.
+
+Records: what a stage logs goes to the computing run's ``metrics.jsonl``, and a copy of those
+records goes into the entry (``layout.STAGE_METRICS_FILE``), so a run that reuses the entry (a
+later sweep sharing the cache) can still show the stage's training curves. A stage resumed after
+a kill holds the records of its last attempt only.
 """
 from __future__ import annotations
 
@@ -35,6 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from prmlab.layout import COMPUTED_LOG, REUSED_LOG
 from prmlab.layout import MANIFEST_FILE as MANIFEST
+from prmlab.layout import STAGE_METRICS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -171,6 +177,26 @@ def _read_manifest(path: Path) -> dict:
     return json.loads((path / MANIFEST).read_text())
 
 
+def _records_end(tracker: Any) -> Optional[int]:
+    """Where the run's metrics file ends now; None for a tracker that keeps no file."""
+    path = getattr(tracker, "metrics_path", None)
+    return Path(path).stat().st_size if path is not None and Path(path).is_file() else None
+
+
+def _copy_stage_records(tracker: Any, stage: str, start: Optional[int], entry: Path) -> None:
+    """Copy the records ``stage`` logged (the run's metrics file from byte ``start`` on) into the entry.
+
+    The tracker writes line-buffered, so every record logged so far is in the file."""
+    if start is None:
+        return
+    with open(tracker.metrics_path, "rb") as f:
+        f.seek(start)
+        lines = [line for line in f.read().splitlines() if line.strip()]
+    mine = [line for line in lines if json.loads(line).get("stage") == stage]
+    if mine:
+        (entry / STAGE_METRICS_FILE).write_bytes(b"\n".join(mine) + b"\n")
+
+
 def plan_keys(cfg: DictConfig, plan: list[PlannedStage]) -> list[PlannedStage]:
     """Fill in every planned stage's cache key, upstream first."""
     keys: dict[str, str] = {}
@@ -218,7 +244,9 @@ def run_plan(cfg: DictConfig, plan: list[PlannedStage], cache: StageCache, runti
                 log.info("stage %s: computing (key %s)", st.name, p.key)
                 if st.distributed:
                     D.broadcast(("compute",))
+                start = _records_end(tracker)
                 summary = call(tmp, tracker)
+                _copy_stage_records(tracker, st.name, start, tmp)
                 shutil.rmtree(scratch, ignore_errors=True)
                 return summary
 

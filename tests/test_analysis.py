@@ -183,6 +183,33 @@ def test_curves_of_reused_stages_come_from_the_run_that_computed_them():
         assert g["step"].tolist() == [0, 1]  # smoke: algo.steps=2
 
 
+def test_curves_of_reused_stages_come_from_the_cache_entry_when_no_run_computed_them(tmp_path):
+    """The pipeline copies a stage's records into its entry: a sweep that reused every training
+    stage shows its curves alone, the same rows as the computing run's, marked as from the entry."""
+    both = load("fig3_length", "table1")
+    ref = artifacts.load_curves(both)
+    fig3 = both.runs[both.runs["experiment"] == "fig3_length"]
+    for _, row in fig3.iterrows():  # what the pipeline writes into each entry when it computes it
+        stage = artifacts.policy_stage(row)
+        key = row[f"stage.{stage}.key"]
+        src = ref.loc[ref["run_id"] == row["run_id"], "curve_source"].iloc[0]
+        lines = (Path(both.runs.set_index("run_id").loc[src, "run_dir"]) / artifacts.METRICS).read_text().splitlines()
+        entry = tmp_path / stage / key
+        entry.mkdir(parents=True, exist_ok=True)
+        (entry / artifacts.METRICS).write_text("".join(l + "\n" for l in lines if json.loads(l)["stage"] == stage))
+    alone = collect.load_sweeps([SWEEPS / "fig3_length"], cache_dirs=[tmp_path], warn=False)
+    curves = artifacts.load_curves(alone)
+    assert set(curves["run_id"]) == set(alone.runs["run_id"])
+    assert (curves["curve_source"] == artifacts.ENTRY_SOURCE).all()
+    for rid, g in curves.groupby("run_id"):
+        twin = ref[ref["run_id"] == rid]
+        # columns this stage never logged read as None from its own file, NaN from the whole run's
+        cols = [c for c in g.columns if c != "curve_source" and g[c].notna().any()]
+        assert twin.drop(columns=cols + ["curve_source"]).isna().all().all()
+        pd.testing.assert_frame_equal(g[cols].reset_index(drop=True), twin[cols].reset_index(drop=True),
+                                      check_dtype=False)
+
+
 def test_samples_and_calibration(monkeypatch):
     coll = load("table1")
     s = artifacts.load_samples(coll)

@@ -182,6 +182,73 @@ def test_entries_record_what_computed_them_and_reuse_reports_it(tmp_path):
     assert run_plan(cfg, plan, StageCache(tmp_path / "none"), None, _T())[0].computed_with == {}
 
 
+def test_entry_keeps_the_records_its_stage_logged(tmp_path):
+    """A computed entry holds a copy of what its stage logged (and nothing another stage logged), so
+    a run that reuses it, in a later sweep, can still show the stage's training curve."""
+    from prmlab.tracking import Tracker
+
+    def train(ctx):
+        for i in range(3):
+            ctx.tracker.log({"loss": 1.0 / (i + 1)})
+        return {"ok": 1}
+
+    def quiet(ctx):
+        return {}
+
+    a, b = Stage("a", 1, ("x",), train), Stage("b", 1, ("x",), quiet)
+    plan = [PlannedStage(a, {}), PlannedStage(b, {"up": "a"})]
+    cfg = OmegaConf.create({"x": 1})
+    trk = Tracker(tmp_path / "run1")
+    trk.stage = "before"
+    trk.log({"other": 1})  # an earlier record of the run is not the stage's
+    first = run_plan(cfg, plan, StageCache(tmp_path / "cache"), None, trk)
+    trk.finish()
+    rows = [json.loads(l) for l in (first[0].path / "metrics.jsonl").read_text().splitlines()]
+    assert [(r["stage"], r["step"], r["loss"]) for r in rows] == [("a", 0, 1.0), ("a", 1, 0.5), ("a", 2, 1 / 3)]
+    assert not (first[1].path / "metrics.jsonl").exists()  # a stage that logged nothing gets no file
+    # the same rows as in the computing run's own records
+    own = [json.loads(l) for l in (tmp_path / "run1" / "metrics.jsonl").read_text().splitlines()]
+    assert [r for r in own if r["stage"] == "a"] == rows
+    # a reusing run leaves the entry as it was; trackers without a file (tests, other ranks) copy nothing
+    trk2 = Tracker(tmp_path / "run2")
+    again = run_plan(cfg, plan, StageCache(tmp_path / "cache"), None, trk2)
+    trk2.finish()
+    assert again[0].status == "reused" and (tmp_path / "run2" / "metrics.jsonl").read_text() == ""
+    assert [json.loads(l) for l in (again[0].path / "metrics.jsonl").read_text().splitlines()] == rows
+    assert not (run_plan(cfg, plan, StageCache(tmp_path / "c2"), None, _T())[0].path / "metrics.jsonl").exists()
+
+
+def test_backfill_copies_a_computing_runs_records_into_older_entries(tmp_path, capsys):
+    """scripts/backfill_stage_records.py: entries computed before the pipeline kept their records get
+    the computing run's rows of that stage; reused stages, existing copies and gone entries are left."""
+    from scripts.backfill_stage_records import main
+
+    cache = tmp_path / "cache"
+    for stage, key in [("rl", "k1"), ("eval", "k2"), ("sft", "k0")]:
+        (cache / stage / key).mkdir(parents=True)
+        (cache / stage / key / "manifest.json").write_text("{}")
+    run = tmp_path / "sweep" / "0_seed=0"
+    run.mkdir(parents=True)
+    rows = [{"stage": "rl", "step": 0, "x": 1}, {"stage": "eval", "step": 0, "y": 2}, {"stage": "rl", "step": 1, "x": 3}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (run / "summary.json").write_text(json.dumps({"stages": {
+        "sft": {"status": "reused", "key": "k0", "path": "/gone"},
+        "rl": {"status": "computed", "key": "k1", "path": "/gone"},  # moved cache: found under --cache
+        "eval": {"status": "computed", "key": "k2", "path": str(cache / "eval" / "k2")},
+        "prm_train": {"status": "computed", "key": "k9", "path": "/gone"}}}))  # entry deleted since
+    assert main([str(tmp_path / "sweep"), "--cache", str(cache), "--dry-run"]) == 0
+    assert not (cache / "rl" / "k1" / "metrics.jsonl").exists()
+    assert main([str(tmp_path / "sweep"), "--cache", str(cache)]) == 0
+    read = lambda p: [json.loads(l) for l in p.read_text().splitlines()]  # noqa: E731
+    assert read(cache / "rl" / "k1" / "metrics.jsonl") == [rows[0], rows[2]]
+    assert read(cache / "eval" / "k2" / "metrics.jsonl") == [rows[1]]
+    assert not (cache / "sft" / "k0" / "metrics.jsonl").exists()
+    assert "2 entries written" in capsys.readouterr().out
+    assert main([str(tmp_path / "sweep"), "--cache", str(cache)]) == 0
+    assert "0 entries written" in capsys.readouterr().out
+    assert main([str(tmp_path / "nowhere")]) == 2
+
+
 KILL_SCRIPT = textwrap.dedent("""
     import sys, time
     from omegaconf import OmegaConf
