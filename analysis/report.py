@@ -310,6 +310,17 @@ def build_passrate(coll: Collection, runs: pd.DataFrame) -> Report:
                                        d[d["reward"] == "pass_rate"], d[d["reward"] == "binary"],
                                        "reward/nonzero_group_var_frac", +1, what="Δ share of groups with signal",
                                        scale=1.0, unit=""))
+    # each departure (e.g. dynamic sampling) against the study's recipe, cell by cell, paired by seed
+    if not labelled.empty:
+        rl = labelled[labelled["algo"] != "none"]
+        for ab in sorted(a for a in rl["ablation"].dropna().unique() if a != "none"):
+            for (model, algo, reward), g in rl[rl["ablation"] == ab].groupby(["model", "algo", "reward"]):
+                base = rl[(rl["ablation"] == "none") & (rl["model"] == model) & (rl["algo"] == algo)
+                          & (rl["reward"] == reward)]
+                if not base.empty:
+                    r.claims.append(_claim(f"{model} {algo.upper()} {reward}: {ab} leaves the result unchanged "
+                                           "(the study trains on every group)", g, base, tables.PASS1, 0,
+                                           what=f"{ab} − none"))
     return r
 
 

@@ -295,6 +295,28 @@ def test_passrate_table_pairs_rewards_by_seed():
     assert d["group_signal_binary"] == pytest.approx(0.15) and d["group_signal_pass_rate"] == pytest.approx(0.6)
 
 
+def test_passrate_report_compares_each_departure_with_the_recipe_cell_by_cell():
+    """ablation=dynamic_sampling rows: besides their own binary-vs-pass_rate table, each (model,
+    algo, reward) cell is compared with the same cell of the recipe, paired by seed."""
+    rows = []
+    for ab, shift in (("none", 0.0), ("dynamic_sampling", 0.05)):
+        for reward in ("binary", "pass_rate"):
+            for s in range(3):
+                rows.append({"run_id": f"{ab}{reward}{s}", "run_dir": "", "seed": s, "ablation": ab,
+                             "cfg.algo.name": "grpo", "cfg.reward.name": reward, "cfg.model.name": "tiny",
+                             "cfg.model.arch": "gpt2", "cfg.prm.dense": False, "cfg.prm.value_init": False,
+                             "eval/pass@1": 0.2 + 0.01 * s + shift + (0.001 * s * s if ab != "none" else 0)})
+    runs = pd.DataFrame(rows)
+    coll = collect.Collection(runs, [], [], [])
+    r = report.build_passrate(coll, runs)
+    assert [t.name for t in r.tables] == ["passrate", "passrate_dynamic_sampling"]
+    ds = [c for c in r.claims if "dynamic_sampling leaves" in c.paper]
+    assert [c.paper.split(":")[0] for c in ds] == ["tiny-gpt2 GRPO binary", "tiny-gpt2 GRPO pass_rate"]
+    # per seed +5.0, +5.1, +5.4 points: mean +5.17, resolved
+    assert all(c.here.startswith("dynamic_sampling − none = +5.2 [") and c.verdict == "differs (resolved)"
+               for c in ds)
+
+
 def test_tables_on_fixture():
     runs = collect.dedupe(load("table1").runs)
     t = tables.table1(runs)
