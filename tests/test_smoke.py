@@ -45,6 +45,12 @@ def test_smoke_run_writes_the_four_records(tmp_path):
     assert summary["rl/time_prm_score_s"] > summary["rl_baseline/time_prm_score_s"]  # DenseReward's PRM forward
     assert {"problem_id", "difficulty", "category", "response", "n_tokens", "all_passed", "pass_rate", "error",
             "outcomes"} <= set(samples[0])
+    # each entry keeps a copy of the records its stage logged (a reusing run's curves come from there)
+    own = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
+    for stage in ("sft", "rl_baseline", "prm_train", "rl", "eval"):
+        entry = Path(summary["stages"][stage]["path"])
+        kept = [json.loads(l) for l in (entry / "metrics.jsonl").read_text().splitlines()]
+        assert kept and kept == [rec for rec in own if rec["stage"] == stage], stage
     # the rerun reuses every stage
     r2 = run_prmlab(tmp_path, "experiment=smoke", "logger=none", "threads=1")
     assert r2.returncode == 0
