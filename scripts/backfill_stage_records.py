@@ -27,10 +27,9 @@ from prmlab.layout import MANIFEST_FILE, STAGE_METRICS_FILE  # noqa: E402
 
 
 def entry_of(info: dict, stage: str, cache: Path | None) -> Path | None:
-    for cand in (Path(info.get("path") or "/nonexistent"), cache / stage / info["key"] if cache else None):
-        if cand is not None and (cand / MANIFEST_FILE).is_file():
-            return cand
-    return None
+    """The entry the summary recorded if it still exists, else ``<cache>/<stage>/<key>``."""
+    candidates = ([Path(info["path"])] if info.get("path") else []) + ([cache / stage / info["key"]] if cache else [])
+    return next((c for c in candidates if (c / MANIFEST_FILE).is_file()), None)
 
 
 def backfill(dirs: list[Path], cache: Path | None, dry_run: bool = False) -> list[Path]:
