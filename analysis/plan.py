@@ -17,8 +17,11 @@ first needed: the sweep computes it once and the others reuse it.
 
 Projected cost of what is left, per entry: the median compute time of the cache's finished entries of
 the same stage with the same fields but for their seeds, on the same problem suite (the same
-``tasks`` key). Where none is timed, the nearest other config stands in (same stage, suite and
-algorithm; else stage and suite; else stage), and the table says how many rows are such stand-ins. Times come from the entries' manifests (``seconds``,
+``tasks`` key). Where none is timed, another config stands in: among the finished entries of the same
+stage, suite and algorithm (else stage and suite; else stage), those whose fields differ from the
+entry's in the fewest places. The table says how many rows are such stand-ins and in which fields
+they differ: a stand-in that does less work per step (``algo.dynamic_sampling`` off standing in for
+on, which samples about 4x the tokens) makes the projection a floor, not an estimate. Times come from the entries' manifests (``seconds``,
 written since 2026-12-06) and, for older entries, from the pipeline's "computed in" lines in the run
 logs under ``--records``. They were measured under whatever else ran then (1-2 parallel jobs on this
 machine's sweeps), so the projection is a guide, not a benchmark. Wall time is compute / ``--jobs``
@@ -31,9 +34,9 @@ import json
 import statistics
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, NamedTuple, Optional, Sequence
 
 from filelock import FileLock, Timeout
 
@@ -53,6 +56,7 @@ class Entry:
     suite: str  # the job's ``tasks`` key: which problem suite (testbed) it runs on
     algo: str  # the job's ``algo.name`` where the stage reads it, else ""
     shape: str  # a digest of the stage's fields less every ``seed``: entries that differ by seed only
+    fields: dict = field(default_factory=dict, compare=False, hash=False, repr=False)  # as its key and manifest hold them
 
     @property
     def path(self) -> Path:
@@ -77,7 +81,6 @@ class Entry:
 class Job:
     overrides: list[str]  # the job's overrides, as Hydra launches it
     entries: list[Entry]  # its stage plan's entries, upstream first
-    fields: list[dict]  # each entry's fields, as its key and manifest hold them
 
 
 def jobs_of(argv: Sequence[str]) -> list[Job]:
@@ -95,13 +98,12 @@ def jobs_of(argv: Sequence[str]) -> list[Job]:
         plan = plan_keys(cfg, build_plan(cfg))
         cache = Path(cfg.cache_dir)
         suite = plan[0].key  # the tasks stage comes first in every plan
-        entries, fields_of = [], []
+        entries = []
         for p in plan:
             fields = select_fields(cfg, p.stage.reads, p.stage.optional_reads)
             algo = (fields.get("algo") or {}).get("name", "")
-            entries.append(Entry(p.stage.name, p.key, cache, suite, algo, shape(fields)))
-            fields_of.append(fields)
-        out.append(Job(overrides, entries, fields_of))
+            entries.append(Entry(p.stage.name, p.key, cache, suite, algo, shape(fields), fields))
+        out.append(Job(overrides, entries))
     return out
 
 
@@ -116,19 +118,60 @@ def shape(fields: dict) -> str:
     return hashlib.sha256(json.dumps(strip(fields), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def differing(a, b, prefix: str = "") -> set[str]:
+    """The dotted names of the fields where two stages' fields differ, every ``seed`` left out."""
+    if not (isinstance(a, dict) and isinstance(b, dict)):
+        return set() if a == b else {prefix[:-1] or "(fields)"}
+    out: set[str] = set()
+    for k in sorted((a.keys() | b.keys()) - {"seed"}):
+        out |= differing(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{prefix}{k}.")
+    return out
+
+
+_ABSENT = object()  # a field one side has and the other lacks (older manifests hold fewer)
+
 Profile = tuple[str, str, str, str]  # (stage, suite, algo, shape)
+
+
+@dataclass
+class Times:
+    """Compute seconds of finished entries by profile, and each profile's fields (those of any of its seeds)."""
+
+    seconds: dict[Profile, list[float]]
+    fields: dict[Profile, dict]
+
+
+class Projection(NamedTuple):
+    seconds: Optional[float]  # None where no finished entry of the stage is timed
+    exact: bool  # from entries of the same config but for the seed
+    differs: frozenset = frozenset()  # where a stand-in's fields differ from the entry's
+
+
+def _suite(manifest: dict, entry_key: str) -> str:
+    """The ``tasks`` key a finished entry ran on: its own key for a tasks entry, else its ``tasks``
+    input's, else (``prm_select`` reads only the collection) the first upstream entry's, recursively."""
+    if manifest.get("stage") == "tasks":
+        return entry_key
+    inputs = manifest.get("inputs", {})
+    if inputs.get("tasks"):
+        return Path(inputs["tasks"]).name
+    for upstream in inputs.values():
+        try:
+            return _suite(json.loads((Path(upstream) / MANIFEST_FILE).read_text()), Path(upstream).name)
+        except (OSError, json.JSONDecodeError):
+            return ""
+    return ""
 
 
 def _profile(manifest: dict, entry_key: str) -> Profile:
     """(stage, suite, algo, shape) of a finished entry, from its manifest."""
     stage = manifest.get("stage", "")
-    tasks = manifest.get("inputs", {}).get("tasks")
-    suite = entry_key if stage == "tasks" else (Path(tasks).name if tasks else "")
+    suite = _suite(manifest, entry_key)
     fields = manifest.get("fields", {})
     return stage, suite, (fields.get("algo") or {}).get("name", ""), shape(fields)
 
 
-def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> dict[Profile, list[float]]:
+def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> Times:
     """Compute seconds of finished entries by profile: from each manifest's ``seconds``,
     else from a "computed in" line of a run log under ``records`` naming the entry."""
     from_logs: dict[Path, float] = {}
@@ -137,6 +180,7 @@ def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> dict
             for stage, seconds, path in COMPUTED_RE.findall(log.read_text(errors="replace")):
                 from_logs[Path(path).resolve()] = float(seconds)
     times: dict[Profile, list[float]] = defaultdict(list)
+    fields: dict[Profile, dict] = {}
     for cache in caches:
         for manifest in Path(cache).glob(f"*/*/{MANIFEST_FILE}"):
             entry = manifest.parent
@@ -146,20 +190,27 @@ def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> dict
                 continue  # an unreadable manifest is the pipeline's to report, not a projection's
             seconds = m.get("seconds", from_logs.get(entry.resolve()))
             if seconds is not None:
-                times[_profile(m, entry.name)].append(float(seconds))
-    return times
+                profile = _profile(m, entry.name)
+                times[profile].append(float(seconds))
+                fields[profile] = m.get("fields", {})
+    return Times(dict(times), fields)
 
 
-def projected_seconds(e: Entry, times: dict[Profile, list[float]]) -> tuple[Optional[float], bool]:
-    """The median recorded time of the closest kind of finished entry (see the module docstring), and
-    whether it is exact: entries of the same config but for the seed. (None, False) when none is known."""
-    for exact, match in ((True, lambda k: k == (e.stage, e.suite, e.algo, e.shape)),
-                         (False, lambda k: k[:3] == (e.stage, e.suite, e.algo)),
-                         (False, lambda k: k[:2] == (e.stage, e.suite)), (False, lambda k: k[0] == e.stage)):
-        found = [s for k, v in times.items() if match(k) for s in v]
+def projected_seconds(e: Entry, times: Times) -> Projection:
+    """The median recorded time of the closest kind of finished entry (see the module docstring)."""
+    exact = times.seconds.get((e.stage, e.suite, e.algo, e.shape))
+    if exact:
+        return Projection(statistics.median(exact), True)
+    for match in (lambda k: k[:3] == (e.stage, e.suite, e.algo), lambda k: k[:2] == (e.stage, e.suite),
+                  lambda k: k[0] == e.stage):
+        found = {k: differing(e.fields, times.fields[k]) | ({"the problem suite"} if k[1] != e.suite else set())
+                 for k in times.seconds if match(k)}
         if found:
-            return statistics.median(found), exact
-    return None, False
+            fewest = min(len(d) for d in found.values())
+            nearest = [k for k, d in found.items() if len(d) == fewest]
+            return Projection(statistics.median([s for k in nearest for s in times.seconds[k]]), False,
+                              frozenset().union(*(found[k] for k in nearest)))
+    return Projection(None, False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -192,14 +243,17 @@ def summarise(part: Part, times, n_jobs: int, left: bool) -> tuple[str, float, i
     for stage, st in by_stage.items():
         todo = st["running"] + st["partial"] + st["left"]
         est = [projected_seconds(e, times) for e in todo]
-        known = [s for s, _ in est if s is not None]
-        approx = sum(1 for s, exact in est if s is not None and not exact)
+        known = [p.seconds for p in est if p.seconds is not None]
+        stand_ins = [p for p in est if p.seconds is not None and not p.exact]
+        approx = len(stand_ins)
         unknown += len(est) - len(known)
         total += sum(known)
         med = f"{statistics.median(known):8.0f}" if known else f"{'-':>8}"
         proj = hms(sum(known)) if known else ("-" if not todo else "no timing")
         if approx:
-            proj += f" ({approx} from another config of the stage)"
+            names = sorted(frozenset().union(*(p.differs for p in stand_ins)))
+            shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+            proj += f" ({approx} from another config of the stage, which differs in {shown})"
         n = sum(len(v) for v in st.values())
         lines.append(f"{stage:<12} {n:>7} {len(st['done']):>5} {len(st['running']):>7} {len(st['partial']):>7} "
                      f"{len(st['left']):>5}  {med}  {proj}")

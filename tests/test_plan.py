@@ -39,11 +39,11 @@ def test_jobs_statuses_sharing_and_projection(tmp_path):
 
     # one seed's RL finished in 100 s; the other's is projected from it (same config but the seed)
     tasks = a.entries[0].key
-    _finish(a.entries[2], 100.0, a.fields[2], tasks)
+    _finish(a.entries[2], 100.0, a.entries[2].fields, tasks)
     assert a.entries[2].status() == "done"
     times = plan.recorded_times([cache])
-    assert plan.projected_seconds(b.entries[2], times) == (100.0, True)
-    assert plan.projected_seconds(b.entries[3], times) == (None, False)  # no eval timed anywhere
+    assert plan.projected_seconds(b.entries[2], times) == (100.0, True, frozenset())
+    assert plan.projected_seconds(b.entries[3], times) == (None, False, frozenset())  # no eval timed anywhere
 
     # a killed attempt's scratch dir: partial; a held lock: running
     scratch = StageCache(cache).scratch("rl_baseline", b.entries[2].key)
@@ -73,11 +73,56 @@ def test_times_from_older_entries_come_from_the_run_logs(tmp_path):
     records = tmp_path / "outputs" / "runs" / "r1"
     records.mkdir(parents=True)
     (records / "run.log").write_text(COMPUTED_LOG % ("sft", 42.0, e.path) + "\n")
-    assert sum(plan.recorded_times([cache]).values(), []) == []
-    assert sum(plan.recorded_times([cache], [tmp_path / "outputs"]).values(), []) == [42.0]
+    assert sum(plan.recorded_times([cache]).seconds.values(), []) == []
+    assert sum(plan.recorded_times([cache], [tmp_path / "outputs"]).seconds.values(), []) == [42.0]
 
 
 def test_a_bad_override_exits_2_naming_the_field(tmp_path):
     r = subprocess.run([sys.executable, "-m", "analysis.plan", *SMOKE, "algo.lr=-1", f"cache_dir={tmp_path}"],
                        cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "algo.lr" in r.stderr and not any(tmp_path.iterdir())
+
+
+def test_differing_names_the_fields_that_differ_seeds_left_out():
+    a = {"algo": {"name": "grpo", "lr": 1e-5, "seed": 0, "dynamic_sampling": False}, "seed": 0}
+    b = {"algo": {"name": "grpo", "lr": 1e-5, "seed": 3, "dynamic_sampling": True}, "seed": 1, "extra": 2}
+    assert plan.differing(a, a) == set() and plan.differing(a, {**a, "seed": 9}) == set()
+    assert plan.differing(a, b) == {"algo.dynamic_sampling", "extra"}
+    assert plan.differing({"x": {"y": 1}}, {"x": 1}) == {"x"}
+
+
+def test_a_stand_in_is_the_nearest_config_and_the_report_names_where_it_differs(tmp_path):
+    def entry(**algo):
+        fields = {"algo": {"name": "grpo", "lr": 1e-5, "dynamic_sampling": False, "group": 8, **algo}}
+        return plan.Entry("rl_baseline", "k", tmp_path, "suite", "grpo", plan.shape(fields), fields)
+
+    near, far, wanted = entry(lr=2e-5), entry(lr=3e-5, group=4), entry(dynamic_sampling=True, lr=2e-5)
+    times = plan.Times({(e.stage, e.suite, e.algo, e.shape): s for e, s in ((near, [290.0, 310.0]), (far, [900.0]))},
+                       {(e.stage, e.suite, e.algo, e.shape): e.fields for e in (near, far)})
+    # one field apart (dynamic_sampling) beats three apart (far); the median of the nearest's times
+    assert plan.projected_seconds(wanted, times) == (300.0, False, frozenset({"algo.dynamic_sampling"}))
+    assert plan.projected_seconds(near, times) == (300.0, True, frozenset())
+    part = plan.Part("p", [], [wanted], {wanted: plan.Job([], [wanted])})
+    text, total, unknown = plan.summarise(part, times, n_jobs=1, left=False)
+    assert total == 300.0 and unknown == 0
+    assert "1 from another config of the stage, which differs in algo.dynamic_sampling" in text
+
+
+def test_an_entry_without_a_tasks_input_finds_its_suite_upstream(tmp_path):
+    def write(stage, key, inputs):
+        d = tmp_path / stage / key
+        d.mkdir(parents=True)
+        m = {"stage": stage, "key": key, "fields": {}, "inputs": {k: str(tmp_path / k / v) for k, v in inputs.items()}}
+        (d / MANIFEST_FILE).write_text(json.dumps(m))
+        return m
+
+    write("tasks", "suiteA", {})
+    write("prm_collect", "c1", {"tasks": "suiteA"})
+    select = write("prm_select", "s1", {"prm_collect": "c1"})
+    assert plan._profile(select, "s1")[:2] == ("prm_select", "suiteA")
+    # a stand-in from another suite says so
+    fields = {"strategy": {"name": "full"}}
+    e = plan.Entry("prm_select", "k", tmp_path, "suiteB", "", plan.shape(fields), fields)
+    times = plan.Times({("prm_select", "suiteA", "", plan.shape(fields)): [1.0]},
+                       {("prm_select", "suiteA", "", plan.shape(fields)): fields})
+    assert plan.projected_seconds(e, times) == (1.0, False, frozenset({"the problem suite"}))
