@@ -5,6 +5,7 @@
     python -m analysis.plan testbed=long algo=grpo          # one run
     python -m analysis.plan experiment=credit --jobs 2 --left   # wall time at 2 parallel jobs; list what is left
     python -m analysis.plan all cache_dir=/tmp/fresh --times-from ~/.prmlab_cache --jobs 2   # cost from scratch
+    python -m analysis.plan --backtest                      # how far off the stand-in rule is on this cache
 
 Nothing runs and no model loads. Every job is composed exactly as ``python -m prmlab.run -m`` composes
 it (``prmlab.run.compose_jobs``) and validated like a run, so a bad value exits 2 naming the field.
@@ -213,6 +214,33 @@ def projected_seconds(e: Entry, times: Times) -> Projection:
     return Projection(None, False)
 
 
+def backtest(times: Times) -> list[tuple[str, float, float]]:
+    """How far the stand-in rule is off here: each timed config (entries equal but for the seed) projected
+    from the other configs alone, as if it had never run. (stage, actual, projected) median seconds, for
+    the configs that take at least a second and have another config to stand in."""
+    out = []
+    for prof, secs in times.seconds.items():
+        actual = statistics.median(secs)
+        if actual < 1.0:
+            continue
+        others = Times({k: v for k, v in times.seconds.items() if k != prof},
+                       {k: v for k, v in times.fields.items() if k != prof})
+        stage, suite, algo, digest = prof
+        guess = projected_seconds(Entry(stage, "", Path(), suite, algo, digest, times.fields[prof]), others)
+        if guess.seconds is not None:
+            out.append((stage, actual, guess.seconds))
+    return out
+
+
+def backtest_table(rows: list[tuple[str, float, float]]) -> str:
+    lines = [f"{'stage':<12} {'configs':>7}  {'median |error|':>14}  {'projected / actual':>18}"]
+    for stage in sorted({r[0] for r in rows}) + ["all"]:
+        rs = [r for r in rows if stage in ("all", r[0])]
+        err = statistics.median(abs(p - a) / a for _, a, p in rs)
+        lines.append(f"{stage:<12} {len(rs):>7}  {err:>14.0%}  {sum(p for *_, p in rs) / sum(a for _, a, _ in rs):>18.2f}")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------
 # the report
 
@@ -295,6 +323,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--times-from", action="append", type=Path, default=[], metavar="CACHE",
                     help="another stage cache whose entries' times to project from (e.g. to project a fresh "
                          "cache_dir's cost from this machine's usual cache)")
+    ap.add_argument("--backtest", action="store_true",
+                    help="instead: project each timed config from the others and print how far off that is")
     args = ap.parse_args(argv)
     if args.jobs < 1:
         print(f"error: --jobs: expected an integer >= 1, got {args.jobs}", file=sys.stderr)
@@ -313,6 +343,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     caches = {e.cache for p in parts for e in p.entries} | set(args.times_from)
     times = recorded_times(caches, args.records if args.records is not None else [Path("outputs")])
+    if args.backtest:
+        rows = backtest(times)
+        print(backtest_table(rows) if rows else "backtest: fewer than two timed configs of any stage")
+        return 0
     grand, unknown = 0.0, 0
     for p in parts:
         text, total, unk = summarise(p, times, args.jobs, args.left)

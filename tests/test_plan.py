@@ -126,3 +126,19 @@ def test_an_entry_without_a_tasks_input_finds_its_suite_upstream(tmp_path):
     times = plan.Times({("prm_select", "suiteA", "", plan.shape(fields)): [1.0]},
                        {("prm_select", "suiteA", "", plan.shape(fields)): fields})
     assert plan.projected_seconds(e, times) == (1.0, False, frozenset({"the problem suite"}))
+
+
+def test_the_backtest_projects_each_config_from_the_others(tmp_path):
+    fa, fb, fc = {"algo": {"lr": 1}}, {"algo": {"lr": 2}}, {"x": 1}
+    prof = {n: ("rl", "s", "ppo", plan.shape(f)) for n, f in (("a", fa), ("b", fb))}
+    prof["c"] = ("tasks", "s", "", plan.shape(fc))
+    times = plan.Times({prof["a"]: [100.0], prof["b"]: [150.0, 250.0], prof["c"]: [0.5]},
+                       {prof["a"]: fa, prof["b"]: fb, prof["c"]: fc})
+    rows = plan.backtest(times)  # the sub-second tasks config is left out; a and b stand in for each other
+    assert sorted(rows) == [("rl", 100.0, 200.0), ("rl", 200.0, 100.0)]
+    table = plan.backtest_table(rows)
+    # |200 - 100| / 100 = 100%, |100 - 200| / 200 = 50%: median 75%; totals 300 / 300
+    assert [line.split() for line in table.splitlines()[1:]] == [["rl", "2", "75%", "1.00"], ["all", "2", "75%", "1.00"]]
+    r = subprocess.run([sys.executable, "-m", "analysis.plan", "--backtest", *SMOKE, f"cache_dir={tmp_path}"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "fewer than two timed configs" in r.stdout
