@@ -119,6 +119,8 @@ def shape(fields: dict) -> str:
     return hashlib.sha256(json.dumps(strip(fields), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+_ABSENT = object()  # a field one side has and the other lacks (older manifests hold fewer)
+
 def differing(a, b, prefix: str = "") -> set[str]:
     """The dotted names of the fields where two stages' fields differ, every ``seed`` left out."""
     if not (isinstance(a, dict) and isinstance(b, dict)):
@@ -128,8 +130,6 @@ def differing(a, b, prefix: str = "") -> set[str]:
         out |= differing(a.get(k, _ABSENT), b.get(k, _ABSENT), f"{prefix}{k}.")
     return out
 
-
-_ABSENT = object()  # a field one side has and the other lacks (older manifests hold fewer)
 
 Profile = tuple[str, str, str, str]  # (stage, suite, algo, shape)
 
