@@ -121,6 +121,7 @@ def shape(fields: dict) -> str:
 
 _ABSENT = object()  # a field one side has and the other lacks (older manifests hold fewer)
 
+
 def differing(a, b, prefix: str = "") -> set[str]:
     """The dotted names of the fields where two stages' fields differ, every ``seed`` left out."""
     if not (isinstance(a, dict) and isinstance(b, dict)):
