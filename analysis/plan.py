@@ -21,10 +21,10 @@ the same stage with the same fields but for their seeds, on the same problem sui
 ``tasks`` key). Where none is timed, another config stands in: among the finished entries of the same
 stage, suite and algorithm (else stage and suite; else stage), those whose fields differ from the
 entry's in the fewest places. The table says how many rows are such stand-ins and in which fields
-they differ: a stand-in that does less work per step (``algo.dynamic_sampling`` off standing in for
-on, which samples about 4x the tokens) makes the projection a floor, not an estimate. Times come from the entries' manifests (``seconds``,
-written since 2026-12-06) and, for older entries, from the pipeline's "computed in" lines in the run
-logs under ``--records``. They were measured under whatever else ran then (1-2 parallel jobs on this
+they differ: a stand-in that does less work per step (``algo.oversample=1`` standing in for dynamic
+sampling's 4, which samples about 4x the tokens) makes the projection a floor, not an estimate. Times come
+from the entries' manifests (``seconds``, written since 2026-12-06) and, for older entries, from the
+pipeline's "computed in" lines in the run logs under ``--records``. They were measured under whatever else ran then (1-2 parallel jobs on this
 machine's sweeps), so the projection is a guide, not a benchmark. Wall time is compute / ``--jobs``
 (parallel jobs on 2 cores each run slower; the recorded times of 2-job sweeps already include that).
 """
@@ -157,12 +157,11 @@ def _suite(manifest: dict, entry_key: str) -> str:
     inputs = manifest.get("inputs", {})
     if inputs.get("tasks"):
         return Path(inputs["tasks"]).name
-    for upstream in inputs.values():
-        try:
-            return _suite(json.loads((Path(upstream) / MANIFEST_FILE).read_text()), Path(upstream).name)
-        except (OSError, json.JSONDecodeError):
-            return ""
-    return ""
+    upstream = next(iter(inputs.values()), None)
+    try:
+        return _suite(json.loads((Path(upstream) / MANIFEST_FILE).read_text()), Path(upstream).name) if upstream else ""
+    except (OSError, json.JSONDecodeError):
+        return ""
 
 
 def _profile(manifest: dict, entry_key: str) -> Profile:
@@ -274,15 +273,14 @@ def summarise(part: Part, times, n_jobs: int, left: bool) -> tuple[str, float, i
         est = [projected_seconds(e, times) for e in todo]
         known = [p.seconds for p in est if p.seconds is not None]
         stand_ins = [p for p in est if p.seconds is not None and not p.exact]
-        approx = len(stand_ins)
         unknown += len(est) - len(known)
         total += sum(known)
         med = f"{statistics.median(known):8.0f}" if known else f"{'-':>8}"
         proj = hms(sum(known)) if known else ("-" if not todo else "no timing")
-        if approx:
+        if stand_ins:
             names = sorted(frozenset().union(*(p.differs for p in stand_ins)))
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            proj += f" ({approx} from another config of the stage, which differs in {shown})"
+            proj += f" ({len(stand_ins)} from another config of the stage, which differs in {shown})"
         n = sum(len(v) for v in st.values())
         lines.append(f"{stage:<12} {n:>7} {len(st['done']):>5} {len(st['running']):>7} {len(st['partial']):>7} "
                      f"{len(st['left']):>5}  {med}  {proj}")

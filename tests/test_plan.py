@@ -84,28 +84,28 @@ def test_a_bad_override_exits_2_naming_the_field(tmp_path):
 
 
 def test_differing_names_the_fields_that_differ_seeds_left_out():
-    a = {"algo": {"name": "grpo", "lr": 1e-5, "seed": 0, "dynamic_sampling": False}, "seed": 0}
-    b = {"algo": {"name": "grpo", "lr": 1e-5, "seed": 3, "dynamic_sampling": True}, "seed": 1, "extra": 2}
+    a = {"algo": {"name": "grpo", "lr": 1e-5, "seed": 0, "oversample": 1}, "seed": 0}
+    b = {"algo": {"name": "grpo", "lr": 1e-5, "seed": 3, "oversample": 4}, "seed": 1, "extra": 2}
     assert plan.differing(a, a) == set() and plan.differing(a, {**a, "seed": 9}) == set()
-    assert plan.differing(a, b) == {"algo.dynamic_sampling", "extra"}
+    assert plan.differing(a, b) == {"algo.oversample", "extra"}
     assert plan.differing({"x": {"y": 1}}, {"x": 1}) == {"x"}
 
 
 def test_a_stand_in_is_the_nearest_config_and_the_report_names_where_it_differs(tmp_path):
     def entry(**algo):
-        fields = {"algo": {"name": "grpo", "lr": 1e-5, "dynamic_sampling": False, "group": 8, **algo}}
+        fields = {"algo": {"name": "grpo", "lr": 1e-5, "oversample": 1, "group": 8, **algo}}
         return plan.Entry("rl_baseline", "k", tmp_path, "suite", "grpo", plan.shape(fields), fields)
 
-    near, far, wanted = entry(lr=2e-5), entry(lr=3e-5, group=4), entry(dynamic_sampling=True, lr=2e-5)
+    near, far, wanted = entry(lr=2e-5), entry(lr=3e-5, group=4), entry(oversample=4, lr=2e-5)
     times = plan.Times({(e.stage, e.suite, e.algo, e.shape): s for e, s in ((near, [290.0, 310.0]), (far, [900.0]))},
                        {(e.stage, e.suite, e.algo, e.shape): e.fields for e in (near, far)})
-    # one field apart (dynamic_sampling) beats three apart (far); the median of the nearest's times
-    assert plan.projected_seconds(wanted, times) == (300.0, False, frozenset({"algo.dynamic_sampling"}))
+    # one field apart (oversample, dynamic sampling) beats three apart (far); the median of the nearest's times
+    assert plan.projected_seconds(wanted, times) == (300.0, False, frozenset({"algo.oversample"}))
     assert plan.projected_seconds(near, times) == (300.0, True, frozenset())
     part = plan.Part("p", [], [wanted], {wanted: plan.Job([], [wanted])})
     text, total, unknown = plan.summarise(part, times, n_jobs=1, left=False)
     assert total == 300.0 and unknown == 0
-    assert "1 from another config of the stage, which differs in algo.dynamic_sampling" in text
+    assert "1 from another config of the stage, which differs in algo.oversample" in text
 
 
 def test_an_entry_without_a_tasks_input_finds_its_suite_upstream(tmp_path):
