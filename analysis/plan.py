@@ -20,9 +20,12 @@ Projected cost of what is left, per entry: the median compute time of the cache'
 the same stage with the same fields but for their seeds, on the same problem suite (the same
 ``tasks`` key). Where none is timed, another config stands in: among the finished entries of the same
 stage, suite and algorithm (else stage and suite; else stage), those whose fields differ from the
-entry's in the fewest places. The table says how many rows are such stand-ins and in which fields
-they differ: a stand-in that does less work per step (``algo.oversample=1`` standing in for dynamic
-sampling's 4, which samples about 4x the tokens) makes the projection a floor, not an estimate. Times come
+entry's in the fewest places. A stand-in's time is then scaled by what those fields cost elsewhere: the
+median time ratio of other pairs of timed configs of the stage that differ in exactly those fields, with
+the entry's values on one side and the stand-in's on the other (``algo.oversample=4`` against ``=1`` for
+dynamic sampling, which samples about 4x the tokens, where another algorithm ran both). The table says how
+many rows are stand-ins, in which fields they differ, and how many of them no such pair could scale: an
+unscaled stand-in that does less work per step makes the projection a floor, not an estimate. Times come
 from the entries' manifests (``seconds``, written since 2026-12-06) and, for older entries, from the
 pipeline's "computed in" lines in the run logs under ``--records``. They were measured under whatever else ran then (1-2 parallel jobs on this
 machine's sweeps), so the projection is a guide, not a benchmark. Wall time is compute / ``--jobs``
@@ -147,6 +150,7 @@ class Projection(NamedTuple):
     seconds: Optional[float]  # None where no finished entry of the stage is timed
     exact: bool  # from entries of the same config but for the seed
     differs: frozenset = frozenset()  # where a stand-in's fields differ from the entry's
+    scaled: bool = False  # a stand-in's time scaled by pairs of other configs that differ only there
 
 
 def _suite(manifest: dict, entry_key: str) -> str:
@@ -197,6 +201,37 @@ def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> Time
     return Times(dict(times), fields)
 
 
+SUITE = "the problem suite"  # a pseudo-field: the entries' ``tasks`` keys differ
+
+
+def _differs(fields_a: dict, suite_a: str, fields_b: dict, suite_b: str) -> set[str]:
+    return differing(fields_a, fields_b) | ({SUITE} if suite_a != suite_b else set())
+
+
+def _values(fields: dict, suite: str, names: Iterable[str]) -> tuple[str, ...]:
+    """A config's values at the dotted field ``names`` (in sorted order), comparable across configs."""
+    out = []
+    for name in sorted(names):
+        x = suite if name == SUITE else fields
+        for part in ([] if name == SUITE else name.split(".")):
+            x = x.get(part, _ABSENT) if isinstance(x, dict) else _ABSENT
+        out.append("(absent)" if x is _ABSENT else json.dumps(x, sort_keys=True, default=str))
+    return tuple(out)
+
+
+def field_ratio(times: Times, stage: str, names: frozenset, want: tuple[dict, str], have: tuple[dict, str]) -> Optional[float]:
+    """What changing ``names`` from a stand-in's values (``have``: fields, suite) to an entry's (``want``)
+    costs: the median time ratio over pairs of timed configs of ``stage`` that differ in exactly ``names``
+    and hold those values. None where no pair does."""
+    to, frm = _values(*want, names), _values(*have, names)
+    of = [k for k in times.seconds if k[0] == stage]
+    ratios = [statistics.median(times.seconds[p]) / statistics.median(times.seconds[q])
+              for p in of if _values(times.fields[p], p[1], names) == to
+              for q in of if _values(times.fields[q], q[1], names) == frm
+              and _differs(times.fields[p], p[1], times.fields[q], q[1]) == names]
+    return statistics.median(ratios) if ratios else None
+
+
 def projected_seconds(e: Entry, times: Times) -> Projection:
     """The median recorded time of the closest kind of finished entry (see the module docstring)."""
     exact = times.seconds.get((e.stage, e.suite, e.algo, e.shape))
@@ -204,13 +239,15 @@ def projected_seconds(e: Entry, times: Times) -> Projection:
         return Projection(statistics.median(exact), True)
     for match in (lambda k: k[:3] == (e.stage, e.suite, e.algo), lambda k: k[:2] == (e.stage, e.suite),
                   lambda k: k[0] == e.stage):
-        found = {k: differing(e.fields, times.fields[k]) | ({"the problem suite"} if k[1] != e.suite else set())
-                 for k in times.seconds if match(k)}
+        found = {k: frozenset(_differs(e.fields, e.suite, times.fields[k], k[1])) for k in times.seconds if match(k)}
         if found:
             fewest = min(len(d) for d in found.values())
             nearest = [k for k, d in found.items() if len(d) == fewest]
-            return Projection(statistics.median([s for k in nearest for s in times.seconds[k]]), False,
-                              frozenset().union(*(found[k] for k in nearest)))
+            ratio = {k: field_ratio(times, e.stage, found[k], (e.fields, e.suite), (times.fields[k], k[1]))
+                     for k in nearest}
+            seconds = [s * (ratio[k] or 1.0) for k in nearest for s in times.seconds[k]]
+            return Projection(statistics.median(seconds), False, frozenset().union(*(found[k] for k in nearest)),
+                              all(r is not None for r in ratio.values()))
     return Projection(None, False)
 
 
@@ -280,7 +317,9 @@ def summarise(part: Part, times, n_jobs: int, left: bool) -> tuple[str, float, i
         if stand_ins:
             names = sorted(frozenset().union(*(p.differs for p in stand_ins)))
             shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
-            proj += f" ({len(stand_ins)} from another config of the stage, which differs in {shown})"
+            unscaled = sum(not p.scaled for p in stand_ins)
+            proj += (f" ({len(stand_ins)} from another config of the stage, which differs in {shown}"
+                     + (f"; {unscaled} unscaled, no other pair of configs differs only there)" if unscaled else ")"))
         n = sum(len(v) for v in st.values())
         lines.append(f"{stage:<12} {n:>7} {len(st['done']):>5} {len(st['running']):>7} {len(st['partial']):>7} "
                      f"{len(st['left']):>5}  {med}  {proj}")

@@ -42,8 +42,8 @@ def test_jobs_statuses_sharing_and_projection(tmp_path):
     _finish(a.entries[2], 100.0, a.entries[2].fields, tasks)
     assert a.entries[2].status() == "done"
     times = plan.recorded_times([cache])
-    assert plan.projected_seconds(b.entries[2], times) == (100.0, True, frozenset())
-    assert plan.projected_seconds(b.entries[3], times) == (None, False, frozenset())  # no eval timed anywhere
+    assert plan.projected_seconds(b.entries[2], times) == (100.0, True, frozenset(), False)
+    assert plan.projected_seconds(b.entries[3], times) == (None, False, frozenset(), False)  # no eval timed anywhere
 
     # a killed attempt's scratch dir: partial; a held lock: running
     scratch = StageCache(cache).scratch("rl_baseline", b.entries[2].key)
@@ -100,12 +100,39 @@ def test_a_stand_in_is_the_nearest_config_and_the_report_names_where_it_differs(
     times = plan.Times({(e.stage, e.suite, e.algo, e.shape): s for e, s in ((near, [290.0, 310.0]), (far, [900.0]))},
                        {(e.stage, e.suite, e.algo, e.shape): e.fields for e in (near, far)})
     # one field apart (oversample, dynamic sampling) beats three apart (far); the median of the nearest's times
-    assert plan.projected_seconds(wanted, times) == (300.0, False, frozenset({"algo.oversample"}))
-    assert plan.projected_seconds(near, times) == (300.0, True, frozenset())
+    assert plan.projected_seconds(wanted, times) == (300.0, False, frozenset({"algo.oversample"}), False)
+    assert plan.projected_seconds(near, times) == (300.0, True, frozenset(), False)
     part = plan.Part("p", [], [wanted], {wanted: plan.Job([], [wanted])})
     text, total, unknown = plan.summarise(part, times, n_jobs=1, left=False)
     assert total == 300.0 and unknown == 0
-    assert "1 from another config of the stage, which differs in algo.oversample" in text
+    assert "1 from another config of the stage, which differs in algo.oversample; 1 unscaled" in text
+
+
+def test_a_stand_in_is_scaled_by_other_configs_that_differ_only_there(tmp_path):
+    def entry(**algo):
+        fields = {"algo": {"name": "grpo", "lr": 1e-5, "oversample": 1, **algo}}
+        return plan.Entry("rl_baseline", "k", tmp_path, "suite", "grpo", plan.shape(fields), fields)
+
+    def times_of(timed):
+        key = {e: (e.stage, e.suite, e.algo, e.shape) for e in timed}
+        return plan.Times({key[e]: s for e, s in timed.items()}, {key[e]: e.fields for e in timed})
+
+    plain, plain_lr2, filtered, wanted = entry(), entry(lr=2e-5), entry(oversample=4), entry(oversample=4, lr=2e-5)
+    times = times_of({plain: [200.0], plain_lr2: [300.0], filtered: [500.0]})
+    # `wanted` is one field from plain_lr2 (oversample) and one from filtered (lr).
+    # oversample 1 -> 4 costs 500 / 200 = 2.5x (plain vs filtered): plain_lr2 scales to 750;
+    # lr 1e-5 -> 2e-5 costs 300 / 200 = 1.5x (plain vs plain_lr2): filtered scales to 750
+    assert plan.field_ratio(times, "rl_baseline", frozenset({"algo.oversample"}),
+                            (wanted.fields, "suite"), (plain_lr2.fields, "suite")) == 2.5
+    assert plan.projected_seconds(wanted, times) == (750.0, False, frozenset({"algo.oversample", "algo.lr"}), True)
+    # without the unfiltered twin at lr 1e-5 no pair differs only in oversample: the stand-in stays unscaled
+    sparse = times_of({plain_lr2: [300.0], filtered: [500.0]})
+    assert plan.field_ratio(sparse, "rl_baseline", frozenset({"algo.oversample"}),
+                            (wanted.fields, "suite"), (plain_lr2.fields, "suite")) is None
+    assert plan.projected_seconds(wanted, sparse) == (400.0, False, frozenset({"algo.oversample", "algo.lr"}), False)
+    part = plan.Part("p", [], [wanted], {wanted: plan.Job([], [wanted])})
+    assert "which differs in algo.lr, algo.oversample)" in plan.summarise(part, times, n_jobs=1, left=False)[0]
+    assert "; 1 unscaled" in plan.summarise(part, sparse, n_jobs=1, left=False)[0]
 
 
 def test_an_entry_without_a_tasks_input_finds_its_suite_upstream(tmp_path):
@@ -125,7 +152,7 @@ def test_an_entry_without_a_tasks_input_finds_its_suite_upstream(tmp_path):
     e = plan.Entry("prm_select", "k", tmp_path, "suiteB", "", plan.shape(fields), fields)
     times = plan.Times({("prm_select", "suiteA", "", plan.shape(fields)): [1.0]},
                        {("prm_select", "suiteA", "", plan.shape(fields)): fields})
-    assert plan.projected_seconds(e, times) == (1.0, False, frozenset({"the problem suite"}))
+    assert plan.projected_seconds(e, times) == (1.0, False, frozenset({"the problem suite"}), False)
 
 
 def test_the_backtest_projects_each_config_from_the_others(tmp_path):
