@@ -228,6 +228,7 @@ def field_ratio(times: Times, stage: str, names: frozenset, want: tuple[dict, st
     ratios = [statistics.median(times.seconds[p]) / statistics.median(times.seconds[q])
               for p in of if _values(times.fields[p], p[1], names) == to
               for q in of if _values(times.fields[q], q[1], names) == frm
+              and statistics.median(times.seconds[q]) > 0  # a sub-second entry may be logged as 0.0 s
               and _differs(times.fields[p], p[1], times.fields[q], q[1]) == names]
     return statistics.median(ratios) if ratios else None
 

@@ -133,6 +133,10 @@ def test_a_stand_in_is_scaled_by_other_configs_that_differ_only_there(tmp_path):
     part = plan.Part("p", [], [wanted], {wanted: plan.Job([], [wanted])})
     assert "which differs in algo.lr, algo.oversample)" in plan.summarise(part, times, n_jobs=1, left=False)[0]
     assert "; 1 unscaled" in plan.summarise(part, sparse, n_jobs=1, left=False)[0]
+    # a twin logged at 0 s (a sub-second stage) scales nothing rather than dividing by zero
+    zero = times_of({plain: [0.0], plain_lr2: [300.0], filtered: [500.0]})
+    assert plan.field_ratio(zero, "rl_baseline", frozenset({"algo.oversample"}),
+                            (wanted.fields, "suite"), (plain_lr2.fields, "suite")) is None
 
 
 def test_an_entry_without_a_tasks_input_finds_its_suite_upstream(tmp_path):
