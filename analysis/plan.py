@@ -246,7 +246,7 @@ def projected_seconds(e: Entry, times: Times) -> Projection:
             nearest = [k for k, d in found.items() if len(d) == fewest]
             ratio = {k: field_ratio(times, e.stage, found[k], (e.fields, e.suite), (times.fields[k], k[1]))
                      for k in nearest}
-            seconds = [s * (ratio[k] or 1.0) for k in nearest for s in times.seconds[k]]
+            seconds = [s * (1.0 if ratio[k] is None else ratio[k]) for k in nearest for s in times.seconds[k]]
             return Projection(statistics.median(seconds), False, frozenset().union(*(found[k] for k in nearest)),
                               all(r is not None for r in ratio.values()))
     return Projection(None, False)
