@@ -204,8 +204,8 @@ def recorded_times(caches: Iterable[Path], records: Iterable[Path] = ()) -> Time
 SUITE = "the problem suite"  # a pseudo-field: the entries' ``tasks`` keys differ
 
 
-def _differs(fields_a: dict, suite_a: str, fields_b: dict, suite_b: str) -> set[str]:
-    return differing(fields_a, fields_b) | ({SUITE} if suite_a != suite_b else set())
+def _differs(fields_a: dict, suite_a: str, fields_b: dict, suite_b: str) -> frozenset[str]:
+    return frozenset(differing(fields_a, fields_b) | ({SUITE} if suite_a != suite_b else set()))
 
 
 def _values(fields: dict, suite: str, names: Iterable[str]) -> tuple[str, ...]:
@@ -223,12 +223,10 @@ def field_ratio(times: Times, stage: str, names: frozenset, want: tuple[dict, st
     """What changing ``names`` from a stand-in's values (``have``: fields, suite) to an entry's (``want``)
     costs: the median time ratio over pairs of timed configs of ``stage`` that differ in exactly ``names``
     and hold those values. None where no pair does."""
-    to, frm = _values(*want, names), _values(*have, names)
-    of = [k for k in times.seconds if k[0] == stage]
-    ratios = [statistics.median(times.seconds[p]) / statistics.median(times.seconds[q])
-              for p in of if _values(times.fields[p], p[1], names) == to
-              for q in of if _values(times.fields[q], q[1], names) == frm
-              and statistics.median(times.seconds[q]) > 0  # a sub-second entry may be logged as 0.0 s
+    median = {k: statistics.median(v) for k, v in times.seconds.items() if k[0] == stage}
+    holding = lambda values: [k for k in median if _values(times.fields[k], k[1], names) == values]  # noqa: E731
+    ratios = [median[p] / median[q] for p in holding(_values(*want, names)) for q in holding(_values(*have, names))
+              if median[q] > 0  # a sub-second entry may be logged as 0.0 s
               and _differs(times.fields[p], p[1], times.fields[q], q[1]) == names]
     return statistics.median(ratios) if ratios else None
 
@@ -240,7 +238,7 @@ def projected_seconds(e: Entry, times: Times) -> Projection:
         return Projection(statistics.median(exact), True)
     for match in (lambda k: k[:3] == (e.stage, e.suite, e.algo), lambda k: k[:2] == (e.stage, e.suite),
                   lambda k: k[0] == e.stage):
-        found = {k: frozenset(_differs(e.fields, e.suite, times.fields[k], k[1])) for k in times.seconds if match(k)}
+        found = {k: _differs(e.fields, e.suite, times.fields[k], k[1]) for k in times.seconds if match(k)}
         if found:
             fewest = min(len(d) for d in found.values())
             nearest = [k for k, d in found.items() if len(d) == fewest]
