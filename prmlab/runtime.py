@@ -35,6 +35,7 @@ class Runtime:
         self.show_progress = bool(cfg.progress)
         self.fast_sampler = cfg.sampler == "fast"
         self.overlap = bool(cfg.overlap)
+        self.compile = bool(cfg.get("compile", False))
         self._sandbox_cfg = cfg.sandbox
         self._sandbox = None
         log.info("device %s, dtype %s%s, torch threads %d", self.device, self.dtype,
@@ -44,9 +45,20 @@ class Runtime:
         """What decides a computation's float rounding besides its config (module docstring)."""
         from prmlab import distributed as D
 
-        return {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
-                "amp_dtype": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else None,
-                "torch_threads": torch.get_num_threads(), "world_size": D.world(), "torch": torch.__version__}
+        out = {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
+               "amp_dtype": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else None,
+               "torch_threads": torch.get_num_threads(), "world_size": D.world(), "torch": torch.__version__}
+        if self.compile:  # only when on: entries computed before the option existed compare equal
+            out["compiled"] = True
+        return out
+
+    def compiled(self, *models):
+        """Compile ``models`` in place when ``compile`` is on (``nn.Module.compile``: the module keeps its
+        type, so code that inspects its forward's signature still sees the model's own)."""
+        if self.compile:
+            for m in models:
+                if m is not None:
+                    m.compile(dynamic=True)
 
     def autocast(self):
         """Mixed precision for a whole stage (forward passes of sampling and training; the losses

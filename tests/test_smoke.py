@@ -218,3 +218,20 @@ def test_overlap_leaves_samples_and_verdicts_unchanged(tmp_path):
         assert r.returncode == 0, r.stderr[-3000:]
         runs.append(tmp_path / overlap / "run")
     assert differences(*runs) == []
+
+
+def test_compile_leaves_samples_and_verdicts_unchanged(tmp_path):
+    """``compile=true`` (the SFT and RL models under torch.compile) changes float rounding only: the
+    smoke run's samples and verdicts equal the eager run's, losses may move in the last digits, and
+    the entries it computed say they were compiled."""
+    from scripts.same_results import differences
+
+    runs = []
+    for comp in ("false", "true"):
+        r = run_prmlab(tmp_path / comp, "experiment=smoke", "logger=none", f"compile={comp}")
+        assert r.returncode == 0, r.stderr[-3000:]
+        runs.append(tmp_path / comp / "run")
+    assert differences(*runs, rtol=1e-3) == []
+    stages = json.loads((runs[1] / "summary.json").read_text())["stages"]
+    assert stages["rl"]["computed_with"]["compiled"] is True
+    assert "compiled" not in json.loads((runs[0] / "summary.json").read_text())["stages"]["rl"]["computed_with"]
