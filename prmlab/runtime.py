@@ -1,11 +1,12 @@
 """Per-run settings that do not change results (so they are not in any cache key): the torch
 device and dtype, the sandbox pool (started once, shared by every stage of the run), progress
 bars, CPU threads, the decode loop (``sampler``: the fast path and the HF reference give the
-same samples for the same seeds) and ``overlap`` (sampled responses execute in the sandbox while
-the rest of their batch decodes: same verdicts).
+same samples for the same seeds), ``overlap`` (sampled responses execute in the sandbox while
+the rest of their batch decodes: same verdicts) and ``compile`` (torch.compile of the models SFT and
+RL train: the same function in fused kernels).
 
 Not in any cache key, but not without effect either: a run is bitwise reproducible for a given
-config, seed *and* torch thread count (and device, dtype, world size); another thread count rounds
+config, seed *and* torch thread count (and device, dtype, world size, ``compile``); another thread count rounds
 reductions differently, and over many steps that is a fresh draw. So every cache entry records what
 computed it (``numerics()``, the manifest's ``computed_with``), the run summary prints it and the
 report flags a sweep whose entries disagree."""
@@ -35,7 +36,7 @@ class Runtime:
         self.show_progress = bool(cfg.progress)
         self.fast_sampler = cfg.sampler == "fast"
         self.overlap = bool(cfg.overlap)
-        self.compile = bool(cfg.get("compile", False))
+        self.compile = bool(cfg.compile)
         self._sandbox_cfg = cfg.sandbox
         self._sandbox = None
         log.info("device %s, dtype %s%s, torch threads %d", self.device, self.dtype,
