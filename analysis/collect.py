@@ -118,11 +118,8 @@ def row_from_records(config: dict, summary: dict, overrides: Sequence[str], *, r
         for k in ("key", "status", "seconds", "path"):
             row[f"stage.{name}.{k}"] = st.get(k)
         # what computed the entry (prmlab.runtime.Runtime.numerics): NaN for records before it was kept
-        numerics = st.get("computed_with") or {}
-        threads = numerics.get("torch_threads")
+        threads = (st.get("computed_with") or {}).get("torch_threads")
         row[f"stage.{name}.threads"] = math.nan if threads is None else threads
-        if numerics.get("compiled"):  # compile=true; absent for eager entries (and in older records)
-            row[f"stage.{name}.compiled"] = True
     for k, v in summary.items():
         if k not in ("overrides", "experiment", "seed", "wall_time_s", "stages") and _is_scalar(v):
             row[k] = math.nan if v is None else v

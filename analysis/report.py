@@ -605,27 +605,22 @@ def stage_compute(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def thread_counts(runs: pd.DataFrame) -> str:
-    """One line: the torch thread counts that computed each stage's entries (``stage.S.threads``),
-    and how many of them ran under ``compile=true`` (``stage.S.compiled``). Results are bitwise
-    reproducible only at the same counts and compile setting (prmlab/runtime.py); '' when the
+    """One line: the torch thread counts that computed each stage's entries (``stage.S.threads``).
+    Results are bitwise reproducible only at the same counts (prmlab/runtime.py); '' when the
     records predate the field."""
-    cells, mixed = [], False
+    cells = []
     for c in runs.columns:
         if c.startswith("stage.") and c.endswith(".threads"):
             vals = sorted({int(v) for v in runs[c].dropna()})
             if vals:
-                stage = c[len("stage."):-len(".threads")]
-                known = int(runs[c].notna().sum())
-                comp = runs.get(f"stage.{stage}.compiled")
-                n_comp = 0 if comp is None else int(comp.eq(True).sum())
-                cells.append(f"{stage} {'/'.join(map(str, vals))}" + (f" (compiled in {n_comp} of {known})" if n_comp else ""))
-                mixed = mixed or len(vals) > 1 or 0 < n_comp < known
+                cells.append(f"{c[len('stage.'):-len('.threads')]} {'/'.join(map(str, vals))}")
     if not cells:
         return ""
+    mixed = any("/" in x for x in cells)
     return ("Torch threads that computed the stage entries: " + ", ".join(cells)
-            + (" (**mixed**: entries of one stage computed at different thread counts, or with and without"
-               " compile, are different draws of the same config; a rerun reproduces each only at its own)"
-               if mixed else " (a rerun reproduces these results bitwise only at the same counts)"))
+            + (" (**mixed**: entries of one stage computed at different thread counts are different draws of"
+               " the same config; a rerun reproduces each only at its own count)" if mixed else
+               " (a rerun reproduces these results bitwise only at the same counts)"))
 
 
 def eval_split_note(runs: pd.DataFrame) -> str:

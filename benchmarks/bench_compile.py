@@ -20,6 +20,10 @@ sizes, random weights: the time does not depend on them), eager against ``torch.
 
 It is a lever's screen, not the pipeline: it leaves out the no-grad passes, the optimiser step,
 the shared-prompt cache (``algo.share_prompts``) and decoding. Run it with nothing else on the cores.
+The pipeline itself was measured with a top-level ``compile`` option (commit 5513158: the SFT model
+and the RL stages' policy, reference and critic under ``nn.Module.compile(dynamic=True)``); every
+stage ran slower, even with a warm inductor cache, so the option was removed (docs/BENCHMARKS.md,
+fifteenth session).
 """
 from __future__ import annotations
 

@@ -237,12 +237,6 @@ class Config:
     # verdicts, so not a cache key. Off by default: on 2 CPU cores the sandbox and the decode loop compete for
     # the same cores and the step got no faster (docs/BENCHMARKS.md); meant for decoding on a GPU.
     overlap: bool = False
-    # torch.compile (inductor, dynamic shapes) the SFT model and the RL stages' policy, reference and critic:
-    # fused kernels for the tiny models' memory-bound elementwise work, paid for by a compile per graph when a
-    # stage first calls it (inductor keeps compiled graphs on disk, so later stages and runs on the machine reuse them).
-    # Changes float rounding only (like ``threads``), so not a cache key; the manifest's ``computed_with``
-    # records it. Off by default: docs/BENCHMARKS.md measures what it costs and gives.
-    compile: bool = False
     # stop after this stage of the run's plan (null = the whole plan, up to eval); e.g. until=prm_collect
     # computes the PRM data only (benchmarks/prm_regime.py reads it). Not a cache key.
     until: Optional[str] = choice_of(None, "prmlab.stages:STAGES")

@@ -112,8 +112,7 @@ def numerics_note(computed_with: Optional[dict]) -> str:
     n = computed_with.get("torch_threads")
     ranks = computed_with.get("world_size") or 1
     return (f"  ({n} thread{'s' if n != 1 else ''}" + (f" x {ranks} ranks" if ranks > 1 else "")
-            + f", {computed_with.get('device')} {computed_with.get('dtype')}"
-            + (", compiled" if computed_with.get("compiled") else "") + ")")
+            + f", {computed_with.get('device')} {computed_with.get('dtype')})")
 
 
 def print_summary(summary: dict, run_dir: Path) -> None:

@@ -1,12 +1,11 @@
 """Per-run settings that do not change results (so they are not in any cache key): the torch
 device and dtype, the sandbox pool (started once, shared by every stage of the run), progress
 bars, CPU threads, the decode loop (``sampler``: the fast path and the HF reference give the
-same samples for the same seeds), ``overlap`` (sampled responses execute in the sandbox while
-the rest of their batch decodes: same verdicts) and ``compile`` (torch.compile of the models SFT and
-RL train: the same function in fused kernels).
+same samples for the same seeds) and ``overlap`` (sampled responses execute in the sandbox while
+the rest of their batch decodes: same verdicts).
 
 Not in any cache key, but not without effect either: a run is bitwise reproducible for a given
-config, seed *and* torch thread count (and device, dtype, world size, ``compile``); another thread count rounds
+config, seed *and* torch thread count (and device, dtype, world size); another thread count rounds
 reductions differently, and over many steps that is a fresh draw. So every cache entry records what
 computed it (``numerics()``, the manifest's ``computed_with``), the run summary prints it and the
 report flags a sweep whose entries disagree."""
@@ -36,7 +35,6 @@ class Runtime:
         self.show_progress = bool(cfg.progress)
         self.fast_sampler = cfg.sampler == "fast"
         self.overlap = bool(cfg.overlap)
-        self.compile = bool(cfg.compile)
         self._sandbox_cfg = cfg.sandbox
         self._sandbox = None
         log.info("device %s, dtype %s%s, torch threads %d", self.device, self.dtype,
@@ -46,20 +44,9 @@ class Runtime:
         """What decides a computation's float rounding besides its config (module docstring)."""
         from prmlab import distributed as D
 
-        out = {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
-               "amp_dtype": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else None,
-               "torch_threads": torch.get_num_threads(), "world_size": D.world(), "torch": torch.__version__}
-        if self.compile:  # only when on: entries computed before the option existed compare equal
-            out["compiled"] = True
-        return out
-
-    def compiled(self, *models):
-        """Compile ``models`` in place when ``compile`` is on (``nn.Module.compile``: the module keeps its
-        type, so code that inspects its forward's signature still sees the model's own)."""
-        if self.compile:
-            for m in models:
-                if m is not None:
-                    m.compile(dynamic=True)
+        return {"device": str(self.device), "dtype": str(self.dtype).replace("torch.", ""),
+                "amp_dtype": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else None,
+                "torch_threads": torch.get_num_threads(), "world_size": D.world(), "torch": torch.__version__}
 
     def autocast(self):
         """Mixed precision for a whole stage (forward passes of sampling and training; the losses

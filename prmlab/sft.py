@@ -81,7 +81,6 @@ def sft_stage(ctx) -> dict:
     torch.manual_seed(cfg.sft.seed)
     model = load_policy(base, rt.device, rt.dtype)
     model.train()
-    rt.compiled(model)  # only when ``compile`` is on
     examples = _examples(problems, tokenizer, cfg.sft.max_len)
     if not examples:
         from prmlab.errors import PrmlabError

@@ -97,12 +97,6 @@ def test_report_names_the_thread_counts_and_flags_a_mixed_sweep():
     assert line.startswith("Torch threads that computed the stage entries: sft 2, rl_baseline 1") and "mixed" not in line
     runs["stage.rl_baseline.threads"] = [1, 2, None]
     assert "rl_baseline 1/2 (**mixed**" in report.thread_counts(runs)
-    runs["stage.rl_baseline.threads"] = 1
-    runs["stage.rl_baseline.compiled"] = [True, True, True]  # compile=true (collect sets it only then)
-    line = report.thread_counts(runs)
-    assert "rl_baseline 1 (compiled in 3 of 3)" in line and "mixed" not in line
-    runs["stage.rl_baseline.compiled"] = [True, None, None]  # two eager entries beside a compiled one
-    assert "rl_baseline 1 (compiled in 1 of 3) (**mixed**" in report.thread_counts(runs)
 
 
 def test_recipe_ablation_report_compares_each_departure_with_the_recipe():

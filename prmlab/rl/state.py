@@ -82,7 +82,6 @@ def setup(ctx, value_init: Optional[Path]) -> RLState:
                  if value_init is not None and cfg.prm.value_scale == "reward" else None)
         value_model = make_critic(sft_policy, value_init, rt.device, rt.dtype, reward_range=scale)
         value_opt = torch.optim.AdamW(value_model.parameters(), lr=acfg.value_lr, weight_decay=0.0)
-    rt.compiled(policy, ref, value_model)  # only when ``compile`` is on
     world, rank = D.world(), D.rank()
     if acfg.prompts_per_step % world:
         raise PrmlabError(f"algo.prompts_per_step={acfg.prompts_per_step} must be divisible by the {world} ranks")
