@@ -41,35 +41,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # prmlab from this
 
 
 def build(arch: str, where: Path):
-    """The tiny model the configs build (``prmlab.config.ModelConfig``'s sizes, random weights: the time
-    does not depend on them), saved and loaded back by ``prmlab.models.load_policy`` as a run loads it
-    (so GPT-2 gets the fused GELU a run uses)."""
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
-
+    """The tiny model a run builds (``prmlab.models.build_tiny`` at ``prmlab.config.ModelConfig``'s
+    sizes; its tokenizer trained on random text, its weights random: the time depends on neither),
+    loaded back by ``prmlab.models.load_policy`` as a run loads it (GPT-2 gets the fused GELU)."""
     from prmlab.config import ModelConfig
-    from prmlab.models import load_policy
+    from prmlab.models import build_tiny, load_policy
 
-    m = ModelConfig()
-    ids = dict(vocab_size=m.vocab_size, bos_token_id=0, eos_token_id=0, pad_token_id=0)
-    if arch == "gpt2":  # as prmlab.models.build_tiny configures it
-        model = GPT2LMHeadModel(GPT2Config(n_positions=m.n_positions, n_embd=m.n_embd, n_layer=m.n_layer,
-                                           n_head=m.n_head, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0,
-                                           activation_function="gelu_new", **ids))
-    else:
-        model = LlamaForCausalLM(LlamaConfig(hidden_size=m.n_embd, intermediate_size=3 * m.n_embd,
-                                             num_hidden_layers=m.n_layer, num_attention_heads=m.n_head,
-                                             num_key_value_heads=m.n_head, max_position_embeddings=m.n_positions,
-                                             tie_word_embeddings=True, attention_dropout=0.0, **ids))
-    model.save_pretrained(where)
-    return load_policy(where, torch.device("cpu")), m.vocab_size
+    rng = random.Random(0)
+    texts = ["".join(rng.choice("abcdefghij ():=+-*_\n") for _ in range(400)) for _ in range(500)]
+    model = load_policy(build_tiny(ModelConfig(arch=arch), texts, where, seed=0), torch.device("cpu"))
+    return model, model.config.vocab_size
 
 
-def fwd_bwd(model, ids: torch.Tensor) -> torch.Tensor:
+def fwd_bwd(model, ids: torch.Tensor) -> None:
     """One micro-batch's forward + backward with a token log-prob loss (the policy loss's shape of work)."""
     logits = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits  # [R, L, V]
     logp = torch.log_softmax(logits.float(), -1)[:, :-1].gather(-1, ids[:, 1:, None])  # [R, L-1, 1]
     logp.mean().backward()
-    return logits.detach()
 
 
 def timed(model, batches) -> float:
