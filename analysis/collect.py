@@ -9,6 +9,11 @@ Sources
   issued; it is never silently dropped. Where a sweep dir holds Hydra's ``multirun.yaml``, the
   jobs the basic sweeper would have launched are recomputed from it and the ones with no run dir
   at all (a sweep killed before reaching them) are listed too.
+* **Run tables** (a report's ``runs.csv``, or any ``*.csv`` with a ``seed`` column):
+  their rows as written, so that a committed report can be extended with new seeds after its sweep
+  dirs are gone; config columns written as tuples (``(40, 80, 120)``) are read back as tuples.
+  Their runs' curves and samples are read from ``run_dir`` where it still exists (else reported
+  missing, as for any run), and their cache entries from ``cache_dirs`` by key.
 * **W&B** (``load_wandb``): the runs of one group (= experiment) of a project through the public
   API; finished runs become rows, the others are reported as incomplete. Offline, it raises
   ``CollectError`` saying so before trying anything slow.
@@ -27,6 +32,7 @@ read by ``analysis.artifacts``; overrides are parsed and sweeps expanded by ``an
 """
 from __future__ import annotations
 
+import ast
 import json
 import math
 import os
@@ -225,21 +231,60 @@ def expected_jobs(sweep_dir: Path) -> Optional[list[list[str]]]:
     return sweep_jobs(sweeper.get("params") or {}, hydra.get("overrides", {}).get("task", []))
 
 
+def read_run_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A run table written by ``analysis.report`` (``runs.csv``) read back as rows; ``CollectError``
+    names the file when it is not one."""
+    path = Path(path)
+    try:
+        runs = pd.read_csv(path, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise CollectError(f"{path}: not a run table (expected a report's runs.csv): {e}") from None
+    if "seed" not in runs.columns:  # the replicate every interval pairs on
+        raise CollectError(f"{path}: not a run table: no column seed (expected a report's runs.csv)")
+    if "run_id" not in runs.columns:  # a hand-made table: its rows are its runs
+        runs.insert(0, "run_id", [f"{path.name}:{i}" for i in range(len(runs))])
+    for c in runs.columns:  # flatten() stored list-valued config fields as tuples; CSV wrote their repr
+        if c.startswith("cfg.") and not pd.api.types.is_numeric_dtype(runs[c]):  # object or str dtype
+            runs[c] = runs[c].map(_tuple_or_text).astype(object)
+    return runs
+
+
+def _tuple_or_text(v):
+    if isinstance(v, str) and v.startswith("(") and v.endswith(")"):
+        try:
+            parsed = ast.literal_eval(v)
+        except (ValueError, SyntaxError):
+            return v
+        return parsed if isinstance(parsed, tuple) else v
+    return v
+
+
 def load_sweeps(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, cache_dirs: Sequence = (),
                 warn: bool = True) -> Collection:
-    """Every run under the given sweep dirs (or run dirs) as one ``Collection``.
+    """Every run under the given sweep dirs (or run dirs, or run tables) as one ``Collection``.
 
     Raises ``CollectError`` when a path does not exist or holds no run at all; runs without final
     records are listed in ``incomplete`` (and warned about unless ``warn=False``), except those that
-    another of the given sweeps completed (the same overrides): an interrupted sweep and the rerun
-    that finished it read as one experiment, and only their count is kept (``superseded``).
+    another of the given sweeps or run tables completed (the same overrides): an interrupted sweep
+    and the rerun that finished it read as one experiment, and only their count is kept
+    (``superseded``). A run table's rows are complete runs by construction.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
-    rows, incomplete, sources, complete = [], [], [], set()
+    rows, incomplete, sources, complete, tables = [], [], [], set(), []
     for p in map(Path, paths):
         if not p.exists():
-            raise CollectError(f"no such sweep dir: {p}")
+            raise CollectError(f"no such sweep dir or run table: {p}")
+        if p.is_file():
+            if p.suffix != ".csv":
+                raise CollectError(f"{p}: a file must be a run table (.csv, as a report's runs.csv)")
+            table = read_run_table(p)
+            if table.empty:
+                raise CollectError(f"{p}: the run table has no rows")
+            tables.append(table)
+            sources.append(str(p))
+            complete.update(override_set(str(o).split()) for o in table.get("overrides", pd.Series(dtype=str)).fillna(""))
+            continue
         dirs = find_run_dirs(p)
         if not dirs:
             raise CollectError(f"no run dirs under {p} (expected <job>/summary.json or .hydra/overrides.yaml)")
@@ -257,7 +302,7 @@ def load_sweeps(paths: Sequence[str | os.PathLike] | str | os.PathLike, *, cache
             for job in jobs:
                 if override_set(job) not in seen:
                     incomplete.append(Incomplete(str(p), job, "never started (no run dir)"))
-    runs = pd.DataFrame(rows)
+    runs = pd.concat([pd.DataFrame(rows), *tables], ignore_index=True) if tables else pd.DataFrame(rows)
     if runs.empty:
         runs = pd.DataFrame(columns=["run_id", "source", "run_dir", "experiment", "seed", "overrides"])
     elif runs["run_id"].duplicated().any():

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Optional, Sequence
 
 import pandas as pd
@@ -40,24 +39,12 @@ class CompareError(ValueError):
 
 
 def load_rows(sources: Sequence[str]) -> pd.DataFrame:
-    """The run table of ``sources``: ``*.csv`` run tables as they are, dirs through ``load_sweeps``."""
-    frames, dirs = [], []
-    for s in sources:
-        p = Path(s)
-        if not p.exists():
-            raise CompareError(f"{s}: no such file or directory (expected a sweep dir, a run dir or a runs.csv)")
-        if p.is_file():
-            if p.suffix != ".csv":
-                raise CompareError(f"{s}: a file must be a run table (.csv, as a report's runs.csv)")
-            frames.append(pd.read_csv(p, low_memory=False))
-        else:
-            dirs.append(p)
-    if dirs:
-        try:
-            frames.append(dedupe(load_sweeps(dirs, warn=False).runs))
-        except CollectError as e:
-            raise CompareError(str(e)) from None
-    runs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    """The run table of ``sources`` (sweep dirs, run dirs, ``runs.csv`` run tables), duplicate
+    computations counted once."""
+    try:
+        runs = dedupe(load_sweeps(list(sources), warn=False).runs)
+    except CollectError as e:
+        raise CompareError(str(e)) from None
     if runs.empty:
         raise CompareError("no finished run in the sources")
     return runs

@@ -773,7 +773,7 @@ def show(records: str | Path, experiment: str, *, also: Sequence[str] = (), cach
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__.split("\n")[0])
-    ap.add_argument("sweeps", nargs="*", help="sweep dir(s) of one experiment")
+    ap.add_argument("sweeps", nargs="*", help="sweep dir(s) of one experiment, or run tables (a report's runs.csv) to extend")
     ap.add_argument("--name", help=f"experiment ({', '.join(conf.experiments())}); default: the runs' experiment")
     ap.add_argument("--out", help="results folder (default results/<name>)")
     ap.add_argument("--cache-dir", action="append", default=[], help="stage cache root(s), for moved records")

@@ -389,6 +389,45 @@ def test_fig4_report_compares_every_data_amount_with_the_baseline():
     assert [r[0] for r in table.rows] == ["1", "2"] and table.rows[0][table.columns.index("Δ vs 1")] == "(ref)"
 
 
+def test_fig4_report_extends_a_committed_run_table_with_a_new_sweep(tmp_path):
+    """Seed 0 read back from a report's runs.csv (its sweep dir gone) plus a sweep holding only seed 1:
+    the same tables and claims as the whole sweep's report."""
+    import shutil
+
+    src = SWEEPS / "fig4_data"
+    first = tmp_path / "seed0"
+    first.mkdir()
+    shutil.copy(src / "multirun.yaml", first / "multirun.yaml")
+    later = tmp_path / "seed1"
+    later.mkdir()
+    for job in src.iterdir():
+        if job.is_dir():
+            shutil.copytree(job, (first if "seed=0" in job.name else later) / job.name)
+    assert report.main([str(first), "--name", "fig4_data", "--out", str(tmp_path / "r0")]) == 1  # seed 1 never ran
+    shutil.rmtree(first)
+    table = tmp_path / "r0" / "runs.csv"
+    coll = collect.load_sweeps([table, later], cache_dirs=[CACHE], warn=False)
+    seeds = lambda c: sorted(collect.dedupe(c.runs)["seed"])  # noqa: E731  (runs.csv holds each computation once)
+    assert seeds(coll) == seeds(load("fig4_data"))
+    assert str(table) in coll.sources and coll.incomplete == []  # seed 1's jobs of the first sweep: completed later
+    assert coll.runs["cfg.eval.length_edges"].map(type).eq(tuple).all()  # tuples read back from the CSV's text
+    whole, parts = report.build(load("fig4_data"), "fig4_data"), report.build(coll, "fig4_data")
+    assert [t.rows for t in parts.tables] == [t.rows for t in whole.tables]
+    assert [(c.paper, c.here, c.verdict) for c in parts.claims] == [(c.paper, c.here, c.verdict) for c in whole.claims]
+
+
+@pytest.mark.parametrize("content,needle", [("", "not a run table"), ("a,b\n1,2\n", "no column seed"),
+                                            ("seed\n", "has no rows")])
+def test_a_bad_run_table_is_named(tmp_path, content, needle):
+    path = tmp_path / "runs.csv"
+    path.write_text(content)
+    with pytest.raises(collect.CollectError, match=needle):
+        collect.load_sweeps([path])
+    (tmp_path / "runs.txt").write_text("x")
+    with pytest.raises(collect.CollectError, match="must be a run table"):
+        collect.load_sweeps([tmp_path / "runs.txt"])
+
+
 # ------------------------------------------------------------------------------------------
 # report
 

@@ -57,7 +57,7 @@ def test_bad_input_exits_2_naming_it(tmp_path, capsys, argv, needle):
 
 def test_missing_source_exits_2(tmp_path, capsys):
     assert compare.main([str(tmp_path / "nope"), "--factor", "strategy", "--ref", "full"]) == 2
-    assert "no such file or directory" in capsys.readouterr().err
+    assert "no such sweep dir or run table" in capsys.readouterr().err
 
 
 def test_against_pairs_two_figures_of_the_same_runs(tmp_path, capsys):
