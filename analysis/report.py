@@ -113,6 +113,16 @@ def _claim(paper: str, runs_a: pd.DataFrame, runs_b: pd.DataFrame, metric: str, 
     return Claim(paper, here, verdict(c, sign))
 
 
+def _sign_claim(paper: str, runs: pd.DataFrame, metric: str, sign: int, what: str, digits: int = 3) -> Claim:
+    """A claim about the sign of one figure: its per-seed values against 0 (the paired t-interval
+    against a zero baseline is the one-sample t-interval of the mean). No design bound: a figure
+    that is not pass@k is never called bounded."""
+    values = stats.per_seed(runs, metric)
+    c = stats.compare(values, dict.fromkeys(values, 0.0))
+    here = f"{what} = {c.fmt(1.0, digits)} (n={c.n_pairs} seeds, 95% t-interval of the mean)"
+    return Claim(paper, here, verdict(c, sign))
+
+
 # ---------------------------------------------------------------------------------------------
 # per-experiment builders
 
@@ -359,6 +369,13 @@ def build_passrate_gradients(coll: Collection, runs: pd.DataFrame) -> Report:
                            f"responses than the binary reward's ({what}; the mechanism the study's analyses probe)",
                            pr, bi, "value", -1, what=f"pass_rate − binary {what}", scale=1.0, unit="", digits=3)
                 r.claims.append(c)
+        # the study's conflict claim, read off its direct measure: partial-pass responses' advantage-
+        # weighted gradients oppose each other within a group (mean pairwise cosine < 0); GRPO and RLOO
+        # give the same cosines (a positive factor per group), so one claim per model
+        r.claims.append(_sign_claim(
+            f"{model}: under the pass-rate reward, partial-pass responses' gradients conflict within a group "
+            "(mean pairwise cosine of the advantage-weighted gradients < 0)",
+            g, tables.gradient_metric("pass_rate", "grpo", "partial_mean_cos"), -1, what="mean pairwise cosine"))
     return r
 
 

@@ -455,6 +455,26 @@ def test_verdicts():
     assert report.verdict(none, +1).startswith("not measured")
 
 
+def test_sign_claim_is_the_one_sample_t_interval():
+    """The conflict claim's test: the mean over seeds against 0, checked against a hand computation and
+    scipy's one-sample t-test (an independent implementation)."""
+    from scipy import stats as st
+
+    metric = "grad/pass_rate_grpo/partial_mean_cos"
+    vals = [0.2, 0.3, 0.4]
+    runs = pd.DataFrame({"seed": [0, 1, 2], metric: vals})
+    c = report._sign_claim("conflict", runs, metric, -1, what="mean pairwise cosine")
+    half = 4.302652729911275 * 0.1 / math.sqrt(3)  # t(0.975, 2) × sd / √n
+    lo, hi = st.ttest_1samp(vals, 0.0).confidence_interval(0.95)
+    assert (lo, hi) == pytest.approx((0.3 - half, 0.3 + half))
+    assert f"+0.300 [+{lo:.3f}, +{hi:.3f}]" in c.here and "n=3 seeds" in c.here
+    assert c.verdict == "opposite (resolved)"  # the claim says < 0; the interval lies above 0
+    mixed = report._sign_claim("conflict", runs.assign(**{metric: [-0.1, 0.1, 0.05]}), metric, -1, what="cos")
+    assert mixed.verdict == "unresolved (opposite sign)"  # no design bound: never "bounded"
+    rep = report.build(load("passrate_gradients"), "passrate_gradients")
+    assert sum("partial-pass responses' gradients conflict" in c.paper for c in rep.claims) == 2  # one per model
+
+
 @pytest.mark.parametrize("name,also", [("table1", ()), ("table2", ("table1",)), ("fig3_length", ("table1",)),
                                        ("fig4_data", ("table1",)), ("reward_weighting", ("table1",)),
                                        ("passrate_study", ()), ("passrate_gradients", ())])
