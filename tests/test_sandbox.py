@@ -171,6 +171,42 @@ def test_compile_error(sb):
     assert v.error == "compile" and all(o.error == "compile" for o in v.outcomes)
 
 
+# Programs whose compilation fails (or nearly does) in every way the worker's compile check
+# (worker.compile_error) must answer exactly as P does: syntax and indentation errors, a NUL byte,
+# nesting the compiler refuses (RecursionError/MemoryError: left to P), a compile-time warning, a
+# program over the check's size cap, and ones that compile.
+COMPILE_EDGE = [
+    "def f(x)\n    return x\n", "def f(x):\nreturn x\n", "def f(x):\n\treturn x\n        pass\n",
+    "def f(x):\n    return x\x00\n", "print(\n", "def f(x):\n    return x is 1 or x * 2\n",
+    "def f(x):\n    return '\\d' and x * 2\n", "f = lambda x: " + "(" * 250 + "x" + ")" * 250 + " * 2\n",
+    "def f(x):\n    return " + "-" * 100000 + "x\n", "def f(x):\n    return x * 2\n" + "#" * 40000 + "\n)",
+    "x = [" + "[" * 199 + "]" * 199 + "]\ndef f(x):\n    return x * 2\n", GOOD, "def f(x):\n    return x + 1\n",
+    "def f(x):\n    return 1 / 0\n", "async def f(x):\n    await x\nyield 1\n", "def f(x):\n  return x*2\n return 3\n",
+]
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_worker_compile_check_gives_the_verdicts_p_gives(level, monkeypatch):
+    """Speed contract: a program that does not compile gets its verdict without a fork, and every
+    verdict (error kind and detail, per test, for functional, assert and stdio tests) is the one a
+    P forked for it gives (the check switched off: precheck_max_chars 0)."""
+    stdio = Problem(id="s", prompt="", tests=[Case("stdio", "3\n", "6\n"), Case("stdio", "1", "2")])
+    problems = [double_problem(), stdio]
+    progs = COMPILE_EDGE + [p.replace("def f(x):\n    return x * 2\n", "print(int(input()) * 2)\n")
+                            for p in COMPILE_EDGE]
+    probs = [problems[0]] * len(COMPILE_EDGE) + [problems[1]] * len(COMPILE_EDGE)
+    with Sandbox(SandboxConfig(**FAST, isolation=level)) as checked:
+        got = checked.run(progs, probs)
+    monkeypatch.setattr(pool_mod, "PRECHECK_MAX_CHARS", 0)
+    with Sandbox(SandboxConfig(**FAST, isolation=level)) as forked:
+        want = forked.run(progs, probs)
+    key = lambda v: (v.error, [(o.passed, o.error, o.detail) for o in v.outcomes])  # noqa: E731
+    assert [key(v) for v in got] == [key(v) for v in want]
+    kinds = [v.error for v in got]
+    assert kinds.count("compile") >= 12 and "none" in kinds and "runtime" in kinds
+    assert any("null" in o.detail for v in got for o in v.outcomes)  # the NUL byte's ValueError
+
+
 def test_evaluate_builds_program_from_prefix(sb):
     p = Problem(id="inc", prompt="def inc(n):\n", code_prefix="def inc(n):\n", entry_point="inc",
                 tests=[Case("functional", [1], 2), Case("functional", [-1], 0)])

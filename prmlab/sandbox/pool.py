@@ -75,7 +75,7 @@ from typing import Optional, Sequence
 from prmlab.errors import PrmlabError
 from prmlab.sandbox.compare import stdio_equal, values_equal
 from prmlab.sandbox.config import SandboxConfig
-from prmlab.sandbox.worker import NotPlain, decode_plain, read_frame, to_tree, write_frame
+from prmlab.sandbox.worker import PRECHECK_MAX_CHARS, NotPlain, decode_plain, read_frame, to_tree, write_frame
 from prmlab.types import Problem, TestOutcome, Verdict
 
 log = logging.getLogger("prmlab.sandbox")
@@ -316,6 +316,7 @@ class _Launch:
             "tmp_root": "/tmp" if self.mode == "namespaces" else None,
             "remove_tmp_root": self.mode == "process",
             "own_pid_ns": self.mode == "namespaces",  # bwrap --unshare-pid: one pid namespace per worker
+            "precheck_max_chars": PRECHECK_MAX_CHARS,  # worker.compile_error: 0 forks P for every program
         }
 
     def start(self, role: str) -> _Proc:
