@@ -49,6 +49,7 @@ from analysis.overrides import override_set, parse_overrides, sweep_jobs
 SUMMARY = "summary.json"
 CONFIG = "config.yaml"
 HYDRA_OVERRIDES = Path(".hydra") / "overrides.yaml"
+RUN_TABLE = "runs.csv"  # the run table a report writes into its results folder (analysis.report.write)
 
 
 class CollectError(RuntimeError):
@@ -159,13 +160,21 @@ def find_run_dirs(root: str | os.PathLike) -> list[Path]:
 
 def sweeps_of(root: str | os.PathLike, experiment: str) -> list[Path]:
     """Every sweep dir of ``experiment`` under ``root``, oldest first (``outputs/sweeps`` layout:
-    ``<root>/<experiment>/<time>/``; ``[<root>/<experiment>]`` when that is the sweep itself)."""
+    ``<root>/<experiment>/<time>/``; ``[<root>/<experiment>]`` when that is the sweep itself).
+
+    ``root`` may also be a results folder that ``analysis.report`` wrote (``results/``, or the
+    committed ``docs/results/long``): with no sweep there, ``<root>/<experiment>/runs.csv`` is the
+    experiment's record, so a notebook regenerates the committed tables on a clean checkout, where
+    the sweeps that produced them are not (a run table holds final metrics, not curves)."""
     d = Path(root) / experiment
     if (d / "multirun.yaml").is_file():
         return [d]
     sweeps = sorted(p for p in d.iterdir() if p.is_dir() and (p / "multirun.yaml").is_file()) if d.is_dir() else []
+    if not sweeps and (d / RUN_TABLE).is_file():
+        return [d / RUN_TABLE]
     if not sweeps:
-        raise CollectError(f"no sweep of {experiment!r} under {root} (expected {d}/<time>/multirun.yaml)")
+        raise CollectError(f"no sweep of {experiment!r} under {root} (expected {d}/<time>/multirun.yaml, "
+                           f"or a report's {d / RUN_TABLE})")
     return sweeps  # sweep dirs are named by start time, so sorting orders them by age
 
 

@@ -677,7 +677,7 @@ def write(report: Report, coll: Collection, out_dir: str | Path, *, commands: Se
         shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     runs = collect.dedupe(coll.runs)
-    runs.to_csv(out / "runs.csv", index=False)
+    runs.to_csv(out / collect.RUN_TABLE, index=False)
     lines = [f"# {report.name}", ""]
     if commands:
         lines += ["Reproduce:", ""] + [f"    {c}" for c in commands] + [""]

@@ -138,6 +138,28 @@ def test_show_loads_every_sweep_of_an_experiment_run_in_parts(tmp_path, monkeypa
     assert len(every.runs) == len(whole.runs) and set(every.runs["cfg.model.arch"]) == {"gpt2", "llama"}
 
 
+def test_show_reads_a_results_folder_as_records(tmp_path, monkeypatch):
+    """A results folder that reports wrote (the committed docs/results/long on a clean checkout,
+    where the sweeps are gone) is a records root: each experiment's runs.csv stands in for its
+    sweep, and the notebook regenerates the same tables and claims from it."""
+    ipy_display = pytest.importorskip("IPython.display")
+    monkeypatch.setattr(ipy_display, "display", lambda *a, **k: None)
+    first = {}
+    for e in ("table1", "fig4_data"):
+        _, first[e] = report.show(SWEEPS, e, also=["table1"] if e != "table1" else (), cache_dirs=[CACHE],
+                                  out=tmp_path / "results")
+    assert collect.sweeps_of(tmp_path / "results", "fig4_data") == [tmp_path / "results" / "fig4_data" / "runs.csv"]
+    for e in ("table1", "fig4_data"):
+        coll, again = report.show(tmp_path / "results", e, also=["table1"] if e != "table1" else (),
+                                  out=tmp_path / "again")
+        assert not coll.runs.empty
+        assert [t.to_markdown() for t in again.tables] == [t.to_markdown() for t in first[e].tables]
+        assert [(c.paper, c.here, c.verdict) for c in again.claims] == [
+            (c.paper, c.here, c.verdict) for c in first[e].claims]
+    with pytest.raises(collect.CollectError, match="or a report's"):
+        collect.sweeps_of(tmp_path / "results", "table2")
+
+
 def test_parse_overrides():
     assert overrides.parse_overrides(["algo=ppo", "+prm.dense=true", "prm.lambda_fail=0.25", "seed=2",
                                     "hydra.sweep.dir=x", "model.path=null"]) == {
