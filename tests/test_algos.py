@@ -458,6 +458,39 @@ def test_shared_prompts_give_the_same_outputs_and_gradients():
         assert (a - b).norm() <= 1e-5 * a.norm() + 1e-7
 
 
+def test_expand_cache_rows_is_batch_select_with_a_deterministic_backward():
+    """The shared-prompt cache expansion selects the same rows as transformers' batch_select_indices,
+    and its gradient is the same sum every time at 2 threads, where advanced indexing's backward
+    (index_put_ with accumulate) sums the duplicate rows in a varying order on a CPU."""
+    from transformers import DynamicCache
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        U, G = 16, 8
+        rows = torch.arange(U).repeat_interleave(G)[torch.randperm(U * G, generator=torch.Generator().manual_seed(0))]
+        keys = torch.randn(U, 4, 60, 32, generator=torch.Generator().manual_seed(1), requires_grad=True)
+        weight = torch.randn(U * G, 4, 60, 32, generator=torch.Generator().manual_seed(2))
+
+        def grad(expand):
+            keys.grad = None
+            cache = DynamicCache()
+            cache.update(keys, keys * 2, 0)
+            expand(cache)
+            k, v = next(iter(cache.layers)).keys, next(iter(cache.layers)).values
+            ((k + v) * weight).sum().backward()
+            return k.detach(), keys.grad.clone()
+
+        k_ours, g_ours = grad(lambda c: core.expand_cache_rows(c, rows))
+        k_hf, _ = grad(lambda c: c.batch_select_indices(rows))
+        assert torch.equal(k_ours, k_hf)
+        by_hand = torch.zeros_like(keys).index_add_(0, rows, 3 * weight)  # the sum over each prompt's rows
+        assert torch.allclose(g_ours, by_hand, atol=1e-5)
+        assert all(torch.equal(grad(lambda c: core.expand_cache_rows(c, rows))[1], g_ours) for _ in range(10))
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_shared_prompts_fall_back_where_the_model_cannot_take_a_cache():
     """A value model whose forward takes no cache, and a DDP-wrapped one, run the rows whole."""
     value_model = TinyValueModel(2).eval()

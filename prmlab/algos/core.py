@@ -263,6 +263,23 @@ def can_share_prompts(model) -> bool:
     return not hasattr(model, "no_sync") and cache_arg(model) is not None
 
 
+def expand_cache_rows(cache, rows: Tensor) -> None:
+    """Row ``i`` of every layer's keys and values becomes row ``rows[i]`` (``[U, ...] -> [B, ...]``):
+    transformers' ``batch_select_indices``, but by ``index_select``, whose backward (``index_add_``)
+    adds each prompt's B/U row gradients in a fixed order. Advanced indexing's backward,
+    ``index_put_(accumulate=True)``, does not on a CPU with more than one thread (PyTorch lists it
+    as nondeterministic): with it, two runs of one config at ``threads=2`` differed in the last bits
+    from the first PPO update (docs/BENCHMARKS.md, seventeenth session)."""
+    if hasattr(cache, "layers"):  # transformers >= 4.56: one object per layer
+        for layer in cache.layers:
+            if layer.keys is not None and layer.keys.numel():
+                layer.keys, layer.values = layer.keys.index_select(0, rows), layer.values.index_select(0, rows)
+        return
+    for i in range(len(cache.key_cache)):  # older DynamicCache: lists of per-layer tensors
+        cache.key_cache[i] = cache.key_cache[i].index_select(0, rows)
+        cache.value_cache[i] = cache.value_cache[i].index_select(0, rows)
+
+
 def prompt_groups(input_ids: Tensor, attention_mask: Tensor, prompt_len: int) -> tuple[Tensor, Tensor]:
     """Rows with the same prompt (its real tokens and its left padding): ``(first [U], inverse [B])``,
     one row per distinct prompt and, for every row, the index of its prompt in ``first``."""
@@ -297,7 +314,7 @@ def response_outputs(run, input_ids: Tensor, attention_mask: Tensor, prompt_len:
             cache = DynamicCache()
             # columns 0..split-1 once per prompt, for their keys and values only (the outputs are unused)
             run(input_ids[first, :split], attention_mask[first, :split], pos[first, :split], cache, 1)
-            cache.batch_select_indices(inverse)  # [U, ...] -> [B, ...] per layer, differentiable
+            expand_cache_rows(cache, inverse)  # [U, ...] -> [B, ...] per layer, differentiable
             # columns split..L-1 of every row in one call: every output comes from the same kind of call
             # as without sharing (a policy and its frozen reference then agree bit for bit, KL = 0)
             body = run(input_ids[:, split:], attention_mask, pos[:, split:], cache, input_ids.shape[1] - split)
