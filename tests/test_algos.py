@@ -491,6 +491,19 @@ def test_expand_cache_rows_is_batch_select_with_a_deterministic_backward():
         torch.set_num_threads(before)
 
 
+def test_shared_prompts_expand_the_cache_by_expand_cache_rows(monkeypatch):
+    """The shared-prompt forward goes through expand_cache_rows (not transformers' advanced-indexing
+    batch_select_indices, whose backward made 2-thread runs differ in the last bits: the smoke
+    experiment is too small to show that, so this checks the wiring)."""
+    calls = []
+    real = core.expand_cache_rows
+    monkeypatch.setattr(core, "expand_cache_rows", lambda cache, rows: calls.append(len(rows)) or real(cache, rows))
+    policy = tiny_policy(0).eval()
+    batch = random_batch(policy, policy, n_groups=3, group_size=4, P=9, T=8, seed=6, grouped=True)
+    core.sequence_logprobs(policy, batch.input_ids, batch.attention_mask, batch.prompt_len, share_prompts=True)
+    assert calls == [12]
+
+
 def test_shared_prompts_fall_back_where_the_model_cannot_take_a_cache():
     """A value model whose forward takes no cache, and a DDP-wrapped one, run the rows whole."""
     value_model = TinyValueModel(2).eval()
