@@ -61,6 +61,7 @@ import signal
 import struct
 import sys
 import time
+import warnings
 
 MAX_DEPTH = 100
 _BIG_INT = 1 << 62  # ints beyond this travel as hex (json.dumps of >4300-digit ints raises in 3.11)
@@ -216,8 +217,6 @@ def compile_error(program: str, max_chars: int = PRECHECK_MAX_CHARS) -> dict | N
     ``RecursionError`` and ``MemoryError`` depend on the stack depth and P's rlimits: P decides."""
     if len(program) > max_chars:
         return None
-    import warnings
-
     try:
         with warnings.catch_warnings(record=True):
             compile(program, "<program>", "exec")
